@@ -115,6 +115,24 @@ def test_length_cap_and_mixed_finishing_rows(engine, prompts):
     assert all(len(g.token_ids) <= 9 for g in mixed)
 
 
+def test_identical_prompts_are_encoded_once_and_sampled_independently(engine, prompts):
+    group = [prompts[0]] * 6 + [prompts[1]] * 2  # a GRPO turn 0: G copies of each task's prompt
+    calls = []
+    orig = engine._prefill
+    engine._prefill = lambda ps, dev: calls.append(len(ps)) or orig(ps, dev)
+    try:
+        gens = engine.generate(group, SamplingParams(temperature=1.0, max_new_tokens=8, seed=2))
+        greedy = engine.generate(group, SamplingParams(temperature=0, max_new_tokens=8))
+    finally:
+        engine._prefill = orig
+    assert calls == [2, 2]
+    assert len({tuple(g.token_ids) for g in gens[:6]}) > 1  # rows sample independently
+    for p, g in zip(group, gens, strict=True):
+        assert g.logprobs == pytest.approx(forward_logprobs(engine.model, p, g.token_ids), abs=2e-5)
+    solo = engine.generate([prompts[0]], SamplingParams(temperature=0, max_new_tokens=8))[0]
+    assert all(g.token_ids == solo.token_ids for g in greedy[:6])
+
+
 def test_sampling_is_seeded_and_top_p_tiny_is_greedy(engine, prompts):
     a = engine.generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=10, seed=5))
     b = engine.generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=10, seed=5))
@@ -183,6 +201,11 @@ def test_generation_and_sampling_params_validate():
 
 
 def test_bf16_engine_runs_and_is_close(model_dir, prompts):
+    from agentgym.models.load import load_policy
+
+    fp32, tok = load_policy(model_dir)
+    copy_eng = HFEngine(fp32, tok, dtype="bfloat16")
+    assert copy_eng.model is not fp32 and next(fp32.parameters()).dtype == torch.float32  # caller's module untouched
     eng = HFEngine(model_dir, dtype="bfloat16")
     g = eng.generate(prompts[:2], SamplingParams(temperature=1.0, max_new_tokens=6, seed=0))
     assert all(len(x.token_ids) == len(x.logprobs) > 0 for x in g)

@@ -332,13 +332,18 @@ def test_same_task_gives_the_same_text_every_time(env):
 # ---- the expert --------------------------------------------------------------------------------------------
 def test_expert_solves_the_test_panel_on_the_fallback_search(env):
     panel = env.panel("test")
-    won, targets = 0, 0
+    won, own, first = 0, 0, 0
     for task in list(panel)[::5]:  # 100 goals
         info, actions = run_expert(env, task)
         won += info["won"]
-        targets += env.state.asin == task.data["asin"]
+        results, bought = env.state.results, env.state.asin
+        own += bought == task.data["asin"]
+        first += bought == results[0]
+        if task.data["asin"] in results:  # never passes over the goal's own product for a lower-ranked one
+            assert results.index(bought) <= results.index(task.data["asin"])
         assert actions[0].startswith("search[") and actions[-1] == "click[buy now]"
-    assert won == 100 and targets >= 95
+    # it buys the first result that fully satisfies the goal: usually the top one, often not the goal's own
+    assert won == 100 and first >= 60 and own < 100
 
 
 def test_expert_demos_export(env, tmp_path):

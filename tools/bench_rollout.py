@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--min-episodes", type=int, default=8, help="episodes per measurement at small batches")
+    ap.add_argument("--group-size", type=int, default=1, help="rollouts per task within a batch (GRPO's G)")
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
@@ -69,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             agg = {"episodes": 0, "gen": 0.0, "env": 0.0, "prompt": 0.0, "wall": 0.0, "tokens": 0, "turns": 0, "won": 0}
             load = os.getloadavg()[0]
             for r in range(reps):
-                tasks = [panel[(r * b + i) % len(panel)] for i in range(b)]
-                batch = collect(engine, env_id, tasks, 1, sp, env_kwargs=env_kwargs)
+                G = min(args.group_size, b)
+                tasks = [panel[(r * b + i) % len(panel)] for i in range(max(1, b // G))]
+                batch = collect(engine, env_id, tasks, G, sp, env_kwargs=env_kwargs)
                 st = batch.stats
                 agg["episodes"] += st.episodes
                 agg["gen"] += st.gen_seconds
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}))
     table = Table("threads", "batch", "episodes", "gen tokens/s", "episodes/min", "gen %", "env %", "prompt %",
                   "tok/turn", "load", title=f"rollout throughput: {env_id}, {engine.model.num_parameters() / 1e6:.2f}M "
-                                              f"params, {args.dtype}, T={args.temperature}")
+                                              f"params, {args.dtype}, T={args.temperature}, G={args.group_size}")
     for r in rows:
         if "engine_only" in r:
             continue

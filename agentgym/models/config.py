@@ -46,6 +46,13 @@ class SFTConfig:
     #: weight of an extra next-token loss on the prompt tokens (0 = response tokens only, the default):
     #: language-model signal on the env's text at no extra forward cost, an option for experiments.
     prompt_loss_weight: float = 0.0
+    #: induction warm-up: steps of a synthetic "copy this random span" task before the demos, and the
+    #: share of copy batches mixed into the demo epochs (0 = off). A from-scratch model does not learn to
+    #: copy strings from the prompt (search queries, product ids, answers) from a few thousand demos;
+    #: after ~1,000 copy steps it can (measured: docs/policies.md).
+    copy_warmup_steps: int = 0
+    copy_mix: float = 0.1
+    copy_max_span: int = 16  # longest random span to copy (from 4 tokens up)
     bf16: bool = True
     seed: int = 0
     max_prompt_tokens: int = 1024

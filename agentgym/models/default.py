@@ -91,7 +91,7 @@ def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Ca
 
     from agentgym.models.build import base_texts, init_model, save_model_dir
     from agentgym.models.sft import demo_stats, demo_texts, generate_demos, render_examples, train_sft
-    from agentgym.models.tokenizer import train_tokenizer
+    from agentgym.models.tokenizer import SPECIAL_TOKENS, train_tokenizer
     from agentgym.rollout.prompts import family_of
 
     hf_logging.disable_progress_bar()
@@ -128,7 +128,8 @@ def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Ca
             if prog:
                 prog.update(task2, completed=step, total=total, description=f"sft loss {loss:.3f}")
 
-        m = train_sft(model, examples, cfg.sft, pad_id=tok.pad_token_id, on_step=on_step)
+        m = train_sft(model, examples, cfg.sft, pad_id=tok.pad_token_id, on_step=on_step,
+                      copy_vocab=range(len(SPECIAL_TOKENS), len(tok)))
     metrics = {"demo_seconds": t_demos, "init_seconds": t_init, "train": m, "demos": dstats,
                "parameters": n_params, "vocab_size": len(tok), "threads": torch.get_num_threads(),
                "total_seconds": time.perf_counter() - t0}

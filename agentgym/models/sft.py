@@ -180,6 +180,22 @@ def _batches(examples: list[SFTExample], batch_size: int, rng: np.random.Generat
     return [out[i] for i in order]
 
 
+def copy_examples(n: int, vocab: range, rng: np.random.Generator, *, span: tuple[int, int] = (4, 16),
+                  gap: tuple[int, int] = (0, 24)) -> list[SFTExample]:
+    """Synthetic induction data: prompt `c x1..xk g1..gm c`, response `x1..xk` (random tokens; `c` a random
+    cue token that marks where the span began). Solving it needs the attention pattern that copying any
+    string of the prompt needs: find the earlier occurrence of the current token, emit what followed it."""
+    out = []
+    lo, hi = vocab.start, vocab.stop
+    for _ in range(n):
+        k = int(rng.integers(span[0], span[1] + 1))
+        m = int(rng.integers(gap[0], gap[1] + 1))
+        toks = rng.integers(lo, hi, size=k + m + 1).tolist()
+        cue, x, g = toks[0], toks[1: k + 1], toks[k + 1:]
+        out.append(SFTExample([cue, *x, *g, cue], x))
+    return out
+
+
 def response_loss(model: Any, batch: list[SFTExample], pad_id: int, bf16: bool, prompt_weight: float = 0.0):
     """Cross-entropy of `batch`: (sum over response tokens, their count) — the lm head runs only where a
     loss is taken. With `prompt_weight > 0` the returned sum also holds `prompt_weight * n_response *
@@ -220,16 +236,21 @@ def response_loss(model: Any, batch: list[SFTExample], pad_id: int, bf16: bool, 
 
 
 def train_sft(model: Any, examples: list[SFTExample], cfg: SFTConfig, *, pad_id: int,
-              on_step: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
-    """Train `model` in place. `on_step(step, total, loss)` reports progress. Returns metrics."""
+              on_step: Callable[[int, int, float], None] | None = None,
+              copy_vocab: range | None = None) -> dict[str, Any]:
+    """Train `model` in place. `on_step(step, total, loss)` reports progress; `copy_vocab`: the token ids
+    the synthetic copy task draws from (default: the whole embedding). Returns metrics."""
     import torch
 
-    if not examples:
+    if not examples and not cfg.copy_warmup_steps:
         raise ValueError("no SFT examples")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed + 1)
+    copy_rng = np.random.default_rng(cfg.seed + 2)
     steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
+    demo_steps = steps_per_epoch * cfg.epochs
+    n_mix = int(round(demo_steps * cfg.copy_mix / max(1e-9, 1 - cfg.copy_mix))) if cfg.copy_warmup_steps else 0
+    total = cfg.copy_warmup_steps + demo_steps + n_mix
     warm = max(1, int(cfg.warmup_frac * total))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
 
@@ -239,34 +260,51 @@ def train_sft(model: Any, examples: list[SFTExample], cfg: SFTConfig, *, pad_id:
         prog = (step - warm) / max(1, total - warm)
         return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * prog)))
 
+    vocab = copy_vocab or range(0, model.get_input_embeddings().num_embeddings)
+    copy_bs = max(32, cfg.batch_size)
+
+    def schedule():
+        """Copy warm-up steps, then the demo epochs with copy batches spread evenly among them."""
+        for _ in range(cfg.copy_warmup_steps):
+            yield None
+        demo = [b for _epoch in range(cfg.epochs) for b in _batches(examples, cfg.batch_size, rng)]
+        every = len(demo) / n_mix if n_mix else 0.0
+        done_mix = 0
+        for i, b in enumerate(demo):
+            while n_mix and done_mix < n_mix and done_mix * every <= i:
+                done_mix += 1
+                yield None
+            yield b
+
     model.train()
-    step = 0
     t0 = time.perf_counter()
     tokens = 0
     first_loss = last_loss = float("nan")
-    ema = None
-    for _epoch in range(cfg.epochs):
-        for b in _batches(examples, cfg.batch_size, rng):
-            batch = [examples[i] for i in b]
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step)
-            loss_sum, n = response_loss(model, batch, pad_id, cfg.bf16, cfg.prompt_loss_weight)
-            loss = loss_sum / n
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            val = float(loss.detach())
+    ema = copy_ema = None
+    for step, b in enumerate(schedule()):
+        batch = copy_examples(copy_bs, vocab, copy_rng, span=(4, cfg.copy_max_span)) if b is None else [examples[i] for i in b]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        loss_sum, n = response_loss(model, batch, pad_id, cfg.bf16, 0.0 if b is None else cfg.prompt_loss_weight)
+        loss = loss_sum / n
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        val = float(loss.detach())
+        if b is None:
+            copy_ema = val if copy_ema is None else 0.95 * copy_ema + 0.05 * val
+        else:
             ema = val if ema is None else 0.95 * ema + 0.05 * val
-            if step == 0:
+            if first_loss != first_loss:  # nan: the first demo batch
                 first_loss = val
             last_loss = ema
-            tokens += sum(len(e.prompt_ids) + len(e.response_ids) for e in batch)
-            step += 1
-            if on_step is not None:
-                on_step(step, total, ema)
+        tokens += sum(len(e.prompt_ids) + len(e.response_ids) for e in batch)
+        if on_step is not None:
+            on_step(step + 1, total, ema if ema is not None else copy_ema)
     model.eval()
     secs = time.perf_counter() - t0
     return {"steps": total, "seconds": secs, "tokens": tokens, "tokens_per_second": tokens / secs if secs else 0.0,
-            "first_loss": first_loss, "final_loss": last_loss, "examples": len(examples)}
+            "first_loss": first_loss, "final_loss": last_loss, "examples": len(examples),
+            "copy_steps": cfg.copy_warmup_steps + n_mix, "copy_final_loss": copy_ema}

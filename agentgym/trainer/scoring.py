@@ -25,6 +25,22 @@ def pad_responses(responses: Sequence[Sequence[float | int]], dtype=torch.float3
     return values, mask
 
 
+def _body_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module | None, torch.nn.Module | None]:
+    """(decoder returning hidden states, output head) of a transformers causal LM, or (None, None) when
+    the model does not expose them (then the full-logits path runs)."""
+    inner = getattr(model, "module", model)  # DeepSpeed / DDP wrappers
+    get_dec, get_head = getattr(inner, "get_decoder", None), getattr(inner, "get_output_embeddings", None)
+    if get_dec is None or get_head is None:
+        return None, None
+    try:
+        body, head = get_dec(), get_head()
+    except Exception:
+        return None, None
+    if body is None or head is None or body is inner:
+        return None, None
+    return body, head
+
+
 def response_logprobs(
     model: torch.nn.Module,
     prompts: Sequence[Sequence[int]],
@@ -59,10 +75,18 @@ def response_logprobs(
             mask[i, :k] = 1.0
     ids, attn, pos, tgt, mask = (x.to(device) for x in (ids, attn, pos, tgt, mask))
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    body, head = _body_and_head(model)
     with autocast:
-        logits = model(input_ids=ids, attention_mask=attn).logits
-    # Only the response positions: gather before the (vocabulary-wide) log-softmax to save memory.
-    sel = logits.gather(1, pos.unsqueeze(-1).expand(-1, -1, logits.size(-1))).float()
+        if body is not None:
+            # Right padding under causal attention changes nothing before a sample's end, so no mask is
+            # needed (sdpa keeps its fused causal path); the vocabulary-wide head runs only at the
+            # response positions: on a small-vocabulary policy that is ~40% of the forward's work.
+            hidden = body(input_ids=ids).last_hidden_state
+            rows = torch.arange(n, device=device).unsqueeze(-1).expand_as(pos)
+            sel = head(hidden[rows, pos]).float()
+        else:
+            logits = model(input_ids=ids, attention_mask=attn).logits
+            sel = logits.gather(1, pos.unsqueeze(-1).expand(-1, -1, logits.size(-1))).float()
     logsm = torch.log_softmax(sel, dim=-1)
     logp = logsm.gather(-1, tgt.unsqueeze(-1)).squeeze(-1) * mask
     entropy = None

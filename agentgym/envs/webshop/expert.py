@@ -1,9 +1,9 @@
 """The expert: a privileged policy that knows the goal (target ASIN, attributes, options, price cap).
 
 It searches with the goal's own words (the instruction without its price clause), pages through the
-results to the target product (or, when the target was not retrieved, to the result the reward function
-scores highest with the best options), picks the goal's options and buys. Every action it returns is
-one of the current page's admissible actions.
+results to the highest-ranked product that the reward function scores as well as any other result with
+the best options (often the first result: an imitating policy can learn that), picks the goal's options
+and buys. Every action it returns is one of the current page's admissible actions.
 """
 
 from __future__ import annotations
@@ -59,10 +59,9 @@ def expected_reward(product: Product, goal: dict[str, Any]) -> float:
 
 
 def choose_target(shop: Shop, state: ShopState) -> str | None:
-    """The ASIN to buy among the current results: the goal's own product, else the best scoring one."""
-    goal_asin = state.goal.get("asin")
-    if goal_asin in state.results:
-        return goal_asin
+    """The ASIN to buy among the current results: the highest-ranked one whose best purchase scores as
+    well as any other (a shopper buys the first item that meets every requirement, not necessarily the
+    goal's own product)."""
     best: tuple[float, int, str] | None = None
     for rank, asin in enumerate(state.results):
         p = shop.catalog.get(asin)
@@ -70,7 +69,9 @@ def choose_target(shop: Shop, state: ShopState) -> str | None:
             continue
         r = expected_reward(p, state.goal)
         if best is None or r > best[0]:
-            best = (r, -rank, asin)
+            best = (r, rank, asin)
+            if r >= 1.0:
+                break
     return best[2] if best else None
 
 
