@@ -220,6 +220,27 @@ def test_ensure_default_model_builds_once_and_keys_by_config(tmp_path, monkeypat
     assert k1 != k2 and default.default_config(env_id, {"drawers": 3, "split": "test"}).sft.env_kwargs == {"drawers": 3}
     model, _ = default.load_policy(p1)
     assert model.config.hidden_size == TINY.hidden_size
+    # isolated: built in a child process; an env registered only in this process is built here instead
+    cfg4 = DefaultModelConfig(env_id, vocab_size=400, tokenizer_demos=20, size=TINY,
+                              sft=SFTConfig(demos=11, epochs=1, bf16=False))
+    p4 = default.ensure_default_model(env_id, config=cfg4, progress=False, isolated=True)
+    assert len(calls) == 3 and default.model_info(p4)["config"]["sft"]["demos"] == 11
+
+
+def test_isolated_build_runs_in_a_child_process(tmp_path, monkeypatch):
+    """A built-in env is known to a fresh interpreter: the child builds (this process never calls the
+    builder) and the result is the cached folder a later in-process call returns."""
+    from agentgym.models import default
+
+    monkeypatch.setenv("AGENTGYM_CACHE", str(tmp_path / "cache"))
+    env_id = "agentgym/ALFWorld-Small-v0"
+    cfg = DefaultModelConfig(env_id, vocab_size=400, tokenizer_demos=5, size=TINY,
+                             sft=SFTConfig(demos=5, epochs=1, bf16=False, skill_fraction=0.0))
+    calls = []
+    monkeypatch.setattr(default, "build_default_model", lambda *a, **k: calls.append(1))
+    p = default.ensure_default_model(env_id, config=cfg, progress=False, isolated=True)
+    assert calls == [] and default.model_info(p)["config"]["sft"]["demos"] == 5
+    assert default.ensure_default_model(env_id, config=cfg, progress=False) == p
 
 
 def test_default_config_per_family():

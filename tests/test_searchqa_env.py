@@ -113,6 +113,13 @@ def test_expert_on_a_train_sample():
     assert sum(won) / len(won) >= 0.98
 
 
+def test_expert_first_searches_the_question_itself(env):
+    """A policy can imitate a query it can copy: the expert's first search is the question verbatim."""
+    for task in list(env.panel())[:40]:
+        env.reset(options={"task": task})
+        assert f"<search> {task.instruction} </search>" in env.expert_action()
+
+
 def test_expert_does_not_answer_without_evidence():
     e = SearchQAEnv(split="test", retriever="bm25-py", max_steps=2)
     task = next(t for t in e.panel() if t.task_type == "musique" and len(t.data["hops"]) == 3)

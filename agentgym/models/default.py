@@ -34,8 +34,10 @@ BUILDER_VERSION = "1"
 #: Per-family recipes, sized so a fresh build takes a few minutes on 2 cores (see docs/policies.md).
 FAMILY_DEFAULTS: dict[str, DefaultModelConfig] = {
     "alfworld": DefaultModelConfig("", vocab_size=1024, sft=SFTConfig(demos=1000, epochs=3)),
-    "webshop": DefaultModelConfig("", vocab_size=2048, sft=SFTConfig(demos=500, epochs=3)),
-    "searchqa": DefaultModelConfig("", vocab_size=2048, sft=SFTConfig(demos=1000, epochs=3)),
+    # WebShop's actions copy strings of the page (the query, product ids, option values): without the
+    # copy warm-up the from-scratch model invents them and never succeeds (docs/policies.md)
+    "webshop": DefaultModelConfig("", vocab_size=2048, sft=SFTConfig(demos=1000, epochs=3, copy_warmup_steps=1500)),
+    "searchqa": DefaultModelConfig("", vocab_size=2048, sft=SFTConfig(demos=1000, epochs=3, copy_warmup_steps=1500)),
     "generic": DefaultModelConfig("", vocab_size=1024, sft=SFTConfig(demos=500, epochs=3)),
 }
 
@@ -178,8 +180,11 @@ class _progress:
 
 def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = None,
                          config: DefaultModelConfig | None = None, log: Callable[[str], None] | None = None,
-                         progress: bool = True, rebuild: bool = False) -> Path:
-    """The cached default model directory for `env_id` (built with `env_kwargs`), building it if needed."""
+                         progress: bool = True, rebuild: bool = False, isolated: bool = False) -> Path:
+    """The cached default model directory for `env_id` (built with `env_kwargs`), building it if needed.
+
+    `isolated=True` builds in a child process: a trainer that builds its policy on first use then does
+    not carry the build's memory (demo envs, SFT allocations) into training."""
     from agentgym.paths import cache_dir
 
     cfg = config or default_config(env_id, env_kwargs)
@@ -188,6 +193,18 @@ def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = Non
     root = cache_dir("models")
     final = root / f"{_slug(env_id)}-{model_key(cfg)}"
     if not rebuild and (final / "agentgym.json").is_file():
+        return final
+    if isolated:
+        import multiprocessing as mp
+
+        proc = mp.get_context("spawn").Process(target=_build_child, args=(env_id, cfg, progress, rebuild),
+                                               name="agentgym-build-default-model")
+        proc.start()
+        proc.join()
+        if proc.exitcode == _UNKNOWN_IN_CHILD:  # registered in this process only (e.g. by a script): build here
+            return ensure_default_model(env_id, config=cfg, log=log, progress=progress, rebuild=rebuild)
+        if proc.exitcode != 0 or not (final / "agentgym.json").is_file():
+            raise RuntimeError(f"building the default model for {env_id} failed (exit code {proc.exitcode})")
         return final
     lock_path = root / f".{final.name}.lock"
     with open(lock_path, "w") as lock:
@@ -208,6 +225,24 @@ def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = Non
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return final
+
+
+_UNKNOWN_IN_CHILD = 3
+
+
+def _build_child(env_id: str, cfg: DefaultModelConfig, progress: bool, rebuild: bool) -> None:
+    from agentgym.cli.common import console
+    from agentgym.cli.model import _quiet_transformers
+    from agentgym.core.errors import UnknownEnvError
+    from agentgym.core.registry import make
+
+    _quiet_transformers()
+    try:
+        make(env_id, **{k: v for k, v in cfg.sft.env_kwargs.items() if k != "split"}).close()
+    except UnknownEnvError:
+        raise SystemExit(_UNKNOWN_IN_CHILD) from None
+    ensure_default_model(env_id, config=cfg, log=lambda m: console.print(m, markup=False, highlight=False),
+                         progress=progress, rebuild=rebuild)
 
 
 def model_info(path: str | Path) -> dict[str, Any]:

@@ -242,6 +242,8 @@ def train_sft(model: Any, examples: list[SFTExample], cfg: SFTConfig, *, pad_id:
     the synthetic copy task draws from (default: the whole embedding). Returns metrics."""
     import torch
 
+    from agentgym.runtime import trim_heap
+
     if not examples and not cfg.copy_warmup_steps:
         raise ValueError("no SFT examples")
     torch.manual_seed(cfg.seed)
@@ -301,6 +303,8 @@ def train_sft(model: Any, examples: list[SFTExample], cfg: SFTConfig, *, pad_id:
                 first_loss = val
             last_loss = ema
         tokens += sum(len(e.prompt_ids) + len(e.response_ids) for e in batch)
+        if step % 25 == 24:
+            trim_heap()
         if on_step is not None:
             on_step(step + 1, total, ema if ema is not None else copy_ema)
     model.eval()

@@ -107,7 +107,8 @@ class Trainer:
             if self.cfg.tasks_per_step % self.world:
                 raise AgentGymError(f"tasks_per_step ({self.cfg.tasks_per_step}) must be a multiple of the "
                                     f"number of processes ({self.world})")
-        path = Path(self.cfg.model) if self.cfg.model else ensure_default_model(self.env_id, env_kwargs=self.cfg.env_kwargs, log=self.log)
+        path = Path(self.cfg.model) if self.cfg.model else ensure_default_model(
+            self.env_id, env_kwargs=self.cfg.env_kwargs, log=self.log, isolated=True)
         self.init_model_path = path
         self.model, self.tokenizer = load_policy(path, dtype=torch.float32)
         self.model.to(self.device)
@@ -146,6 +147,7 @@ class Trainer:
     def train_step(self) -> dict[str, Any]:
         from agentgym.engines.base import SamplingParams
         from agentgym.rollout.collector import collect
+        from agentgym.runtime import trim_heap
         from agentgym.skills import render_context
 
         cfg, step = self.cfg, self.step
@@ -167,6 +169,7 @@ class Trainer:
             tid = traj.task["task_id"]
             if tid in skills_of:
                 self.skills.update(self._task_of(tid, tasks), skills_of[tid], float(traj.won))
+        trim_heap()  # varying batch shapes fragment the heap (agentgym.runtime)
         metrics["time_step"] = time.perf_counter() - t0
         return metrics
 

@@ -176,7 +176,8 @@ class SearchQAEnv(TextEnv):
 
     # ---- expert ------------------------------------------------------------------------------------
     def expert_action(self) -> str:
-        """Issue each hop's query until its supporting passage was retrieved, then answer.
+        """Issue each hop's query until its supporting passage was retrieved, then answer (the first hop
+        starts with the question as the query).
 
         The expert never answers a fact it has not seen: if a hop's passage did not come back (after
         one alternative query) or the turns run out, it answers "unknown". On real QA files (no hop
@@ -194,7 +195,10 @@ class SearchQAEnv(TextEnv):
         if not pending:
             return f"<think> The passages answer the question. </think>\n<answer> {golden} </answer>"
         hop = pending[0]
-        for query in (hop["query"], hop.get("alt") or hop["query"]):
+        # the first hop is tried with the question itself (what a policy can copy), then the hop's own
+        # query and its alternative
+        first = [self.task.instruction] if hop is hops[0] else []
+        for query in (*first, hop["query"], hop.get("alt") or hop["query"]):
             if query not in self._searches and left > 1:
                 return f"<think> I need more information. </think>\n<search> {query} </search>"
         return f"<think> I could not find the evidence. </think>\n<answer> {EXPERT_UNKNOWN} </answer>"
