@@ -1,5 +1,11 @@
 """agentgym: multi-turn text environments, a skill store and RL / self-distillation backends (SDAR)."""
 
+import os as _os
+
+# oneDNN caches a kernel per matmul shape; with bf16 autocast and length-bucketed batches that cache
+# held ~0.5 GB on the default policy's SFT. A small cache measured the same speed (agentgym.runtime).
+_os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8")
+
 from agentgym.core.checker import check_text_env
 from agentgym.core.env import ADMISSIBLE, INFO_KEYS, TextEnv, Transition
 from agentgym.core.errors import AgentGymError, UnknownEnvError

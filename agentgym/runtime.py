@@ -1,4 +1,10 @@
-"""Process-level helpers that training code shares."""
+"""Process-level helpers that training code shares.
+
+Memory on CPU (measured on the WebShop default policy's SFT, 109 steps, 2 threads): peak RSS 2.93 GB
+as is; 2.61 GB with `trim_heap` every 25 steps; 2.14 GB with oneDNN's primitive cache capped at 8
+entries as well (`agentgym/__init__.py` sets `ONEDNN_PRIMITIVE_CACHE_CAPACITY=8` unless already set);
+1.58 GB in fp32, which ran as fast as bf16 autocast with 2 threads (1.17x slower with one).
+"""
 
 from __future__ import annotations
 

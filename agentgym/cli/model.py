@@ -83,6 +83,8 @@ def sft(
     batch_size: int = typer.Option(None, min=1, help="batch size"),
     lr: float = typer.Option(None, help="peak learning rate"),
     bf16: bool = typer.Option(None, help="bf16 autocast (default on)"),
+    copy_warmup_steps: int = typer.Option(None, min=0, help="synthetic copy-task steps before the demos "
+                                          "(default per env: WebShop and Search-QA 1500)"),
     seed: int = typer.Option(None, help="seed"),
     threads: int = typer.Option(2, min=1, help="torch threads"),
     eval_episodes: int = typer.Option(0, min=0, help="then evaluate on the eval split (T=0.4), 0 = skip"),
@@ -97,7 +99,7 @@ def sft(
     set_threads(threads)
     _quiet_transformers()
     cfg = default_config(env_id, demos=demos, noise=noise, skill_fraction=skill_fraction, epochs=epochs,
-                         batch_size=batch_size, lr=lr, bf16=bf16, seed=seed)
+                         batch_size=batch_size, lr=lr, bf16=bf16, seed=seed, copy_warmup_steps=copy_warmup_steps)
     if env_opt:
         cfg = replace(cfg, sft=replace(cfg.sft, env_kwargs={**cfg.sft.env_kwargs, **parse_env_opts(env_opt)}))
     if init is not None and not (init / "config.json").is_file():
