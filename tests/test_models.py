@@ -137,9 +137,6 @@ def test_copy_examples_are_cued_spans_and_mixed_into_the_schedule(tiny_dir):
 def test_copy_warmup_teaches_a_small_qwen2_to_copy_unseen_spans(tmp_path):
     """The induction warm-up works on the default architecture: after it, spans of random tokens it has
     never seen are copied from the prompt (a fresh model copies none)."""
-    from fakes.tiny import build_tiny
-
-    from agentgym.models.config import ModelSize
     from agentgym.models.sft import copy_examples, train_sft
 
     torch.set_num_threads(1)

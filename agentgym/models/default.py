@@ -201,11 +201,10 @@ def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = Non
                                                name="agentgym-build-default-model")
         proc.start()
         proc.join()
-        if proc.exitcode == _UNKNOWN_IN_CHILD:  # registered in this process only (e.g. by a script): build here
-            return ensure_default_model(env_id, config=cfg, log=log, progress=progress, rebuild=rebuild)
-        if proc.exitcode != 0 or not (final / "agentgym.json").is_file():
-            raise RuntimeError(f"building the default model for {env_id} failed (exit code {proc.exitcode})")
-        return final
+        if proc.exitcode != _UNKNOWN_IN_CHILD:  # else: registered in this process only (a script): build here
+            if proc.exitcode != 0 or not (final / "agentgym.json").is_file():
+                raise RuntimeError(f"building the default model for {env_id} failed (exit code {proc.exitcode})")
+            return final
     lock_path = root / f".{final.name}.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -234,15 +233,13 @@ def _build_child(env_id: str, cfg: DefaultModelConfig, progress: bool, rebuild: 
     from agentgym.cli.common import console
     from agentgym.cli.model import _quiet_transformers
     from agentgym.core.errors import UnknownEnvError
-    from agentgym.core.registry import make
 
     _quiet_transformers()
     try:
-        make(env_id, **{k: v for k, v in cfg.sft.env_kwargs.items() if k != "split"}).close()
-    except UnknownEnvError:
+        ensure_default_model(env_id, config=cfg, log=lambda m: console.print(m, markup=False, highlight=False),
+                             progress=progress, rebuild=rebuild)
+    except UnknownEnvError:  # raised by the first env construction, before any building
         raise SystemExit(_UNKNOWN_IN_CHILD) from None
-    ensure_default_model(env_id, config=cfg, log=lambda m: console.print(m, markup=False, highlight=False),
-                         progress=progress, rebuild=rebuild)
 
 
 def model_info(path: str | Path) -> dict[str, Any]:
