@@ -2,11 +2,19 @@
 
     python tools/bench_rollout.py --env webshop                   # the env's default model (built if needed)
     python tools/bench_rollout.py --env alfworld --model DIR --batches 1 16 64 --threads 1 2
+    python tools/bench_rollout.py --env webshop --threads 2 --group-size 8 --decode both --engine-only 64 32
 
 For every (threads, batch) it runs `batch` episodes in lock step through the real collector (HF engine,
 T = 1.0, the env's own tasks) and reports generated tokens per second of generation time, episodes per
 minute of wall time, and where the time went (generation / env stepping / prompt building). Batch 1 runs
 `--min-episodes` episodes one after another so that its numbers average over several episodes.
+
+It also reports the share of generation time spent in prompt passes (the engine times them) and the
+"prefill bound": generated tokens / prompt-pass seconds, the most a batch could reach if decoding cost
+nothing. Where that bound at batch 64 is under 10x batch 1, no decoder could make rollouts scale 10x; only
+fewer prompt tokens per generated token could. `--decode both` measures the engine's CPU decode path and
+stock SDPA side by side (after one unmeasured warm-up batch per size, so neither profits from the
+other's warm caches).
 The machine's load average is printed: with two threads, any other busy process on a 2-core machine
 slows matmuls 10-100x (cpu-training-notes.md), so compare numbers taken on an idle machine only.
 """
@@ -31,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--group-size", type=int, default=1, help="rollouts per task within a batch (GRPO's G)")
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--max-new-tokens", type=int, default=48)
-    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    ap.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"],
+                    help="engine dtype (the trainer's rollout engine is bf16 by default)")
+    ap.add_argument("--decode", default="fast", choices=["fast", "plain", "both"],
+                    help="fast: the engine's CPU decode path (cpu_decode.py); plain: stock SDPA + growing cache; "
+                         "both: each measurement with both engines, side by side")
     ap.add_argument("--engine-only", type=int, nargs=2, metavar=("PROMPT", "NEW"), default=None,
                     help="also time the bare engine on random prompts of PROMPT tokens generating NEW tokens")
     ap.add_argument("--json", default=None, help="write the rows as JSON here")
@@ -58,76 +70,107 @@ def main(argv: list[str] | None = None) -> int:
     probe = make(env_id, **env_kwargs).unwrapped
     panel = probe.panel()
     probe.close()
-    engine = HFEngine(path, dtype=args.dtype, seed=0)
+    kinds = ["fast", "plain"] if args.decode == "both" else [args.decode]
+    engines = {k: HFEngine(path, dtype=args.dtype, seed=0, fast_decode=k == "fast") for k in kinds}
+    engine = engines[kinds[0]]
     sp = SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=0)
     # warm up (env construction, index loading, first forward): not part of any measurement
-    collect(engine, env_id, [panel[0]], 1, sp, env_kwargs=env_kwargs)
+    for e in engines.values():
+        collect(e, env_id, [panel[0]], 1, sp, env_kwargs=env_kwargs)
     rows = []
-    for threads in args.threads:
+    warm: set[tuple[int, int]] = set()
+    for threads, b, kind in ((t, b, k) for t in args.threads for b in args.batches for k in kinds):
         torch.set_num_threads(threads)
-        for b in args.batches:
-            reps = max(1, -(-args.min_episodes // b))
-            agg = {"episodes": 0, "gen": 0.0, "env": 0.0, "prompt": 0.0, "wall": 0.0, "tokens": 0, "turns": 0, "won": 0}
-            load = os.getloadavg()[0]
-            for r in range(reps):
-                G = min(args.group_size, b)
-                tasks = [panel[(r * b + i) % len(panel)] for i in range(max(1, b // G))]
-                batch = collect(engine, env_id, tasks, G, sp, env_kwargs=env_kwargs)
-                st = batch.stats
-                agg["episodes"] += st.episodes
-                agg["gen"] += st.gen_seconds
-                agg["env"] += st.env_seconds
-                agg["prompt"] += st.prompt_seconds
-                agg["wall"] += st.wall_seconds
-                agg["tokens"] += st.generated_tokens
-                agg["turns"] += len(batch.samples)
-                agg["won"] += sum(t.won for t in batch.trajectories)
-            row = {
-                "threads": threads, "batch": b, "episodes": agg["episodes"], "turns": agg["turns"],
-                "tokens_per_s": agg["tokens"] / agg["gen"], "episodes_per_min": 60 * agg["episodes"] / agg["wall"],
-                "gen_frac": agg["gen"] / agg["wall"], "env_frac": agg["env"] / agg["wall"],
-                "prompt_frac": agg["prompt"] / agg["wall"], "success": agg["won"] / agg["episodes"],
-                "tokens_per_turn": agg["tokens"] / max(1, agg["turns"]), "load_avg_1m": load,
-            }
-            rows.append(row)
-            console.print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
+        engine = engines[kind]
+        reps = max(1, -(-args.min_episodes // b))
+        G = min(args.group_size, b)
+        if len(kinds) > 1 and (threads, b) not in warm:  # the first kind would warm caches for the second
+            warm.add((threads, b))
+            collect(engine, env_id, [panel[i % len(panel)] for i in range(max(1, b // G))], G, sp, env_kwargs=env_kwargs)
+        agg = {"episodes": 0, "gen": 0.0, "env": 0.0, "prompt": 0.0, "wall": 0.0, "tokens": 0, "turns": 0, "won": 0}
+        load = os.getloadavg()[0]
+        engine.timings.update(prefill_s=0.0, decode_s=0.0, prompt_tokens=0)
+        for r in range(reps):
+            tasks = [panel[(r * b + i) % len(panel)] for i in range(max(1, b // G))]
+            batch = collect(engine, env_id, tasks, G, sp, env_kwargs=env_kwargs)
+            st = batch.stats
+            agg["episodes"] += st.episodes
+            agg["gen"] += st.gen_seconds
+            agg["env"] += st.env_seconds
+            agg["prompt"] += st.prompt_seconds
+            agg["wall"] += st.wall_seconds
+            agg["tokens"] += st.generated_tokens
+            agg["turns"] += len(batch.samples)
+            agg["won"] += sum(t.won for t in batch.trajectories)
+        row = {
+            "decode": kind, "threads": threads, "batch": b, "episodes": agg["episodes"], "turns": agg["turns"],
+            "tokens_per_s": agg["tokens"] / agg["gen"], "episodes_per_min": 60 * agg["episodes"] / agg["wall"],
+            "gen_frac": agg["gen"] / agg["wall"], "env_frac": agg["env"] / agg["wall"],
+            "prompt_frac": agg["prompt"] / agg["wall"], "success": agg["won"] / agg["episodes"],
+            "tokens_per_turn": agg["tokens"] / max(1, agg["turns"]), "load_avg_1m": load,
+            "prefill_frac": engine.timings["prefill_s"] / agg["gen"],
+            "prompt_tokens_per_turn": engine.timings["prompt_tokens"] / max(1, agg["turns"]),
+            # with decoding for free, generation could go no faster than this (prompt passes alone)
+            "tokens_per_s_prefill_bound": agg["tokens"] / max(1e-9, engine.timings["prefill_s"]),
+        }
+        rows.append(row)
+        console.print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
     close_pools()
     if args.engine_only:
         P, N = args.engine_only
-        engine.eos_ids = set()  # exactly N new tokens per row
         g = torch.Generator().manual_seed(0)
-        vocab = len(engine.tokenizer)
-        for threads in args.threads:
+        for threads, b, kind in ((t, b, k) for t in args.threads for b in args.batches for k in kinds):
             torch.set_num_threads(threads)
-            for b in args.batches:
-                prompts = torch.randint(10, vocab - 20, (b, P), generator=g).tolist()
-                reps = max(1, -(-args.min_episodes // b))
-                t0 = time.perf_counter()
-                for _ in range(reps):
-                    engine.generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=N, seed=0))
-                dt = time.perf_counter() - t0
-                row = {"threads": threads, "batch": b, "engine_only": f"{P}+{N}", "tokens_per_s": reps * b * N / dt,
-                       "load_avg_1m": os.getloadavg()[0]}
-                rows.append(row)
-                console.print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}))
-    table = Table("threads", "batch", "episodes", "gen tokens/s", "episodes/min", "gen %", "env %", "prompt %",
-                  "tok/turn", "load", title=f"rollout throughput: {env_id}, {engine.model.num_parameters() / 1e6:.2f}M "
+            engine = engines[kind]
+            engine.eos_ids = set()  # exactly N new tokens per row
+            prompts = torch.randint(10, len(engine.tokenizer) - 20, (b, P), generator=g).tolist()
+            reps = max(1, -(-args.min_episodes // b))
+            if len(kinds) > 1:  # warm-up, as for the rollouts
+                engine.generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=N, seed=1))
+            engine.timings.update(prefill_s=0.0, decode_s=0.0, prompt_tokens=0)
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                engine.generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=N, seed=0))
+            dt = time.perf_counter() - t0
+            row = {"decode": kind, "threads": threads, "batch": b, "engine_only": f"{P}+{N}",
+                   "tokens_per_s": reps * b * N / dt, "load_avg_1m": os.getloadavg()[0],
+                   # every row decodes all N steps: the decode cost per token of a full batch
+                   "decode_s_per_token": engine.timings["decode_s"] / (reps * b * N)}
+            rows.append(row)
+            console.print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}))
+    table = Table("decode", "threads", "batch", "episodes", "gen tokens/s", "episodes/min", "gen %", "env %", "prompt %",
+                  "tok/turn", "prompt tok/turn", "prefill % of gen", "load", title=f"rollout throughput: {env_id}, {engine.model.num_parameters() / 1e6:.2f}M "
                                               f"params, {args.dtype}, T={args.temperature}, G={args.group_size}")
     for r in rows:
         if "engine_only" in r:
             continue
-        table.add_row(str(r["threads"]), str(r["batch"]), str(r["episodes"]), f"{r['tokens_per_s']:.0f}",
+        table.add_row(r["decode"], str(r["threads"]), str(r["batch"]), str(r["episodes"]), f"{r['tokens_per_s']:.0f}",
                       f"{r['episodes_per_min']:.1f}", f"{100 * r['gen_frac']:.0f}", f"{100 * r['env_frac']:.0f}",
-                      f"{100 * r['prompt_frac']:.0f}", f"{r['tokens_per_turn']:.1f}", f"{r['load_avg_1m']:.1f}")
+                      f"{100 * r['prompt_frac']:.0f}", f"{r['tokens_per_turn']:.1f}",
+                      f"{r['prompt_tokens_per_turn']:.0f}", f"{100 * r['prefill_frac']:.0f}", f"{r['load_avg_1m']:.1f}")
     console.print(table)
     for kind in ("rollout", "engine_only"):
-        for threads in args.threads:
+        for threads, dec in ((t, d) for t in args.threads for d in kinds):
             by_b = {r["batch"]: r["tokens_per_s"] for r in rows
-                    if r["threads"] == threads and (("engine_only" in r) == (kind == "engine_only"))}
+                    if r["threads"] == threads and r.get("decode", dec) == dec
+                    and (("engine_only" in r) == (kind == "engine_only"))}
             if 1 in by_b and max(by_b) > 1:
                 top = max(by_b)
-                console.print(f"{kind}, threads {threads}: batch {top} reaches {by_b[top] / by_b[1]:.1f}x the "
-                              f"generated tokens/s of batch 1 ({by_b[1]:.0f} -> {by_b[top]:.0f})")
+                console.print(f"{kind}, {dec} decode, threads {threads}: batch {top} reaches "
+                              f"{by_b[top] / by_b[1]:.1f}x the generated tokens/s of batch 1 "
+                              f"({by_b[1]:.0f} -> {by_b[top]:.0f})")
+                bound = [r["tokens_per_s_prefill_bound"] for r in rows if kind == "rollout" and r["batch"] == top
+                         and r["threads"] == threads and r.get("decode") == dec and "engine_only" not in r]
+                if bound:
+                    console.print(f"  its prompt passes alone cap batch {top} at {bound[0]:.0f} tokens/s = "
+                                  f"{bound[0] / by_b[1]:.1f}x batch 1, however fast decoding were")
+                    full = [r["decode_s_per_token"] for r in rows if "engine_only" in r and r["batch"] == top
+                            and r["threads"] == threads and r.get("decode") == dec]
+                    if full:  # continuous batching at best: every decode step with all rows (at a short context)
+                        cap = 1 / (1 / bound[0] + full[0])
+                        console.print(f"  with every decode step as full as the engine-only batch of {top} "
+                                      f"({1e3 * full[0]:.3f} ms/token): at most {cap:.0f} tokens/s = "
+                                      f"{cap / by_b[1]:.1f}x batch 1")
     console.print(f"host: {os.cpu_count()} CPUs, torch {torch.__version__}, load average now {os.getloadavg()[0]:.1f}")
     if args.json:
         with open(args.json, "w") as f:

@@ -13,6 +13,7 @@ and the returned logprobs equal a separate forward pass over prompt + response).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ class HFEngine(Engine):
     very object is used (not copied): an in-process trainer that optimises it needs no weight sync at
     all; of another dtype (e.g. `dtype="bfloat16"` for a float32 trainer model, about 1.6x faster prompt
     passes here) a converted copy is used and `update_weights(module)` syncs it. `max_batch`
-    caps the rows decoded together (longer prompt lists are processed in chunks).
+    caps the rows decoded together (longer prompt lists are processed in chunks). `fast_decode` (on CPU)
+    switches the model to `cpu_decode`'s one-query attention and gives the KV cache preallocated room.
     """
 
     name = "hf"
@@ -40,6 +42,7 @@ class HFEngine(Engine):
         max_batch: int = 256,
         prefill_tokens: int = 8192,
         seed: int | None = None,
+        fast_decode: bool = True,
     ):
         import torch
 
@@ -60,6 +63,9 @@ class HFEngine(Engine):
 
                 model = copy.deepcopy(model).to(want).eval()
         self.model = model
+        from agentgym.engines import cpu_decode
+
+        self.fast_decode = fast_decode and cpu_decode.use_decode_attention(model)
         self.tokenizer = tokenizer
         self.max_batch = int(max_batch)
         self.prefill_tokens = int(prefill_tokens)
@@ -68,6 +74,8 @@ class HFEngine(Engine):
         self._gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,))))
         self._stop_cache: dict[tuple[str, ...], tuple[set[int], Any]] = {}
         self._tok_text: list[str] | None = None
+        #: cumulative seconds in prompt passes and in decode steps, and prompt tokens encoded (for benchmarks)
+        self.timings = {"prefill_s": 0.0, "decode_s": 0.0, "prompt_tokens": 0}
 
     # ---- stop strings --------------------------------------------------------------------------
     def _token_texts(self) -> list[str]:
@@ -120,7 +128,14 @@ class HFEngine(Engine):
         eos = torch.tensor(sorted(self.eos_ids), dtype=torch.long) if self.eos_ids else None
 
         with torch.inference_mode():
+            t0 = time.perf_counter()
             logits, cache, mask, rows = self._prefill_unique(prompts, dev)
+            t1 = time.perf_counter()
+            self.timings["prefill_s"] += t1 - t0
+            if self.fast_decode:
+                from agentgym.engines.cpu_decode import preallocate
+
+                preallocate(cache, sp.max_new_tokens)
             next_pos = mask.sum(-1)  # real tokens so far = the next position id
             toks: list[list[int]] = [[] for _ in range(B)]
             lps: list[list[float]] = [[] for _ in range(B)]
@@ -162,6 +177,7 @@ class HFEngine(Engine):
                 logits = self.model(input_ids=nxt[:, None].to(dev), attention_mask=mask, position_ids=next_pos[:, None],
                                     cache=cache, use_cache=True).logits[:, -1, :]
                 next_pos = next_pos + 1
+            self.timings["decode_s"] += time.perf_counter() - t1
         return [
             Generation(toks[r], lps[r], self.tokenizer.decode(toks[r], skip_special_tokens=True), reason[r])
             for r in range(B)
@@ -181,6 +197,7 @@ class HFEngine(Engine):
                 index[key] = len(uniq)
                 uniq.append(p)
             which.append(index[key])
+        self.timings["prompt_tokens"] += sum(len(p) for p in uniq)
         logits, cache, mask, order = self._prefill(uniq, dev)
         if len(uniq) == len(prompts):
             return logits, cache, mask, order

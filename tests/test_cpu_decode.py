@@ -1,0 +1,109 @@
+"""The HF engine's CPU decode path: one-query attention and a preallocated KV cache, both exact."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from fakes.tiny import build_tiny
+from transformers.cache_utils import DynamicLayer
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+from agentgym.engines import cpu_decode
+from agentgym.engines.base import SamplingParams
+from agentgym.engines.hf import HFEngine
+from agentgym.rollout.prompts import build_user_text, encode_prompt
+
+
+class _Attn(torch.nn.Module):
+    num_key_value_groups = 2
+    is_causal = True
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)])
+@pytest.mark.parametrize("mask_kind", ["none", "bool", "float"])
+def test_one_query_attention_equals_sdpa(dtype, tol, mask_kind):
+    g = torch.Generator().manual_seed(0)
+    b, kv, heads, length, d = 5, 2, 4, 37, 16
+    q = torch.randn(b, heads, 1, d, generator=g).to(dtype)
+    k = torch.randn(b, kv, length, d, generator=g).to(dtype)
+    v = torch.randn(b, kv, length, d, generator=g).to(dtype)
+    keep = torch.ones(b, 1, 1, length, dtype=torch.bool)
+    keep[0, ..., :9] = False  # left padding of different lengths
+    keep[3, ..., :20] = False
+    mask = {"none": None, "bool": keep,
+            "float": torch.zeros(b, 1, 1, length, dtype=dtype).masked_fill(~keep, torch.finfo(dtype).min)}[mask_kind]
+    ref, _ = sdpa_attention_forward(_Attn(), q, k, v, mask, scaling=d**-0.5)
+    out, _ = cpu_decode._decode_attention(_Attn(), q, k, v, mask, scaling=d**-0.5)
+    assert out.shape == ref.shape == (b, 1, heads, d) and out.dtype == dtype
+    assert (out.float() - ref.float()).abs().max().item() < tol
+    # a float32 cache under a bf16 model: the output keeps the query's dtype
+    out32, _ = cpu_decode._decode_attention(_Attn(), q, k.float(), v.float(), mask, scaling=d**-0.5)
+    assert out32.dtype == dtype and (out32.float() - ref.float()).abs().max().item() < tol
+
+
+def test_preallocated_layer_matches_a_growing_cache():
+    g = torch.Generator().manual_seed(1)
+    k0, v0 = torch.randn(3, 2, 5, 4, generator=g), torch.randn(3, 2, 5, 4, generator=g)
+    ref = DynamicLayer()
+    ref.update(k0, v0)
+    pre = cpu_decode.PreallocatedLayer(k0, v0, extra=2)
+    for n_new in (1, 1, 1, 3):  # past the spare room twice: the buffer grows
+        k, v = torch.randn(3, 2, n_new, 4, generator=g), torch.randn(3, 2, n_new, 4, generator=g)
+        rk, rv = ref.update(k, v)
+        pk, pv = pre.update(k, v)
+        assert torch.equal(rk, pk) and torch.equal(rv, pv)
+        assert pre.get_seq_length() == ref.get_seq_length()
+    keep = torch.tensor([2, 0])
+    ref.batch_select_indices(keep)
+    pre.batch_select_indices(keep)
+    k, v = torch.randn(2, 2, 1, 4, generator=g), torch.randn(2, 2, 1, 4, generator=g)
+    assert all(torch.equal(a, b) for a, b in zip(ref.update(k, v), pre.update(k, v), strict=True))
+    pre.crop(-4)
+    assert pre.get_seq_length() == ref.get_seq_length() - 4
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return build_tiny(tmp_path_factory.mktemp("dec") / "m", seed=5)
+
+
+def _prompts(tok):
+    texts = [
+        build_user_text("generic", "put the apple on the table", [], "You see 4 drawers and a table.", ["open drawer 1"]),
+        build_user_text("generic", "put the key on the table", [("o", "open drawer 2")], "Drawer 2 is open.", None),
+        "hi",
+    ]
+    return [encode_prompt(tok, t) for t in texts]
+
+
+@pytest.mark.parametrize("dtype,tol", [("float32", 2e-5), ("bfloat16", 0.1)])
+def test_fast_and_plain_engines_agree(model_dir, dtype, tol):
+    fast = HFEngine(model_dir, dtype=dtype, fast_decode=True)
+    plain = HFEngine(model_dir, dtype=dtype, fast_decode=False)
+    assert fast.fast_decode and fast.model.config._attn_implementation == cpu_decode.DECODE_ATTENTION
+    assert not plain.fast_decode and plain.model.config._attn_implementation == "sdpa"
+    prompts = _prompts(fast.tokenizer)
+    prompts = prompts + [p[: len(p) // 2] for p in prompts]  # six lengths: padding and rows leaving early
+    sp = SamplingParams(temperature=0, max_new_tokens=24)
+    a, b = fast.generate(prompts, sp), plain.generate(prompts, sp)
+    if dtype == "float32":
+        assert [g.token_ids for g in a] == [g.token_ids for g in b]
+    for x, y in zip(a, b, strict=True):
+        n = next((i for i, (s, t) in enumerate(zip(x.token_ids, y.token_ids, strict=False)) if s != t), len(x.token_ids))
+        assert x.logprobs[:n] == pytest.approx(y.logprobs[:n], abs=tol)  # equal up to where bf16 ties diverge
+
+
+def test_switched_model_trains_like_sdpa(model_dir):
+    """The switch is model-wide (an in-process engine shares the trainer's module): full-sequence forwards and
+    their gradients go through SDPA unchanged."""
+    from agentgym.models.load import load_policy
+
+    m_fast, tok = load_policy(model_dir)
+    m_ref, _ = load_policy(model_dir)
+    assert cpu_decode.use_decode_attention(m_fast)
+    ids = torch.tensor([_prompts(tok)[0]])
+    for m in (m_fast, m_ref):
+        m.zero_grad()
+        m(ids, labels=ids).loss.backward()
+    for (n, p), (_, r) in zip(m_fast.named_parameters(), m_ref.named_parameters(), strict=True):
+        assert torch.allclose(p.grad, r.grad, atol=1e-6), n
