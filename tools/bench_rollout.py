@@ -78,66 +78,75 @@ def main(argv: list[str] | None = None) -> int:
     for e in engines.values():
         collect(e, env_id, [panel[0]], 1, sp, env_kwargs=env_kwargs)
     rows = []
-    warm: set[tuple[int, int]] = set()
-    for threads, b, kind in ((t, b, k) for t in args.threads for b in args.batches for k in kinds):
+    for threads, b in ((t, b) for t in args.threads for b in args.batches):
         torch.set_num_threads(threads)
-        engine = engines[kind]
         reps = max(1, -(-args.min_episodes // b))
         G = min(args.group_size, b)
-        if len(kinds) > 1 and (threads, b) not in warm:  # the first kind would warm caches for the second
-            warm.add((threads, b))
-            collect(engine, env_id, [panel[i % len(panel)] for i in range(max(1, b // G))], G, sp, env_kwargs=env_kwargs)
-        agg = {"episodes": 0, "gen": 0.0, "env": 0.0, "prompt": 0.0, "wall": 0.0, "tokens": 0, "turns": 0, "won": 0}
+        if len(kinds) > 1:  # unmeasured warm-up: the first kind would otherwise warm caches for the second
+            collect(engines[kinds[0]], env_id, [panel[i % len(panel)] for i in range(max(1, b // G))], G, sp,
+                    env_kwargs=env_kwargs)
+        keys = ("episodes", "gen", "env", "prompt", "wall", "tokens", "turns", "won", "prefill", "prompt_tokens")
+        agg = {k: dict.fromkeys(keys, 0.0) for k in kinds}
         load = os.getloadavg()[0]
-        engine.timings.update(prefill_s=0.0, decode_s=0.0, prompt_tokens=0)
         for r in range(reps):
             tasks = [panel[(r * b + i) % len(panel)] for i in range(max(1, b // G))]
-            batch = collect(engine, env_id, tasks, G, sp, env_kwargs=env_kwargs)
-            st = batch.stats
-            agg["episodes"] += st.episodes
-            agg["gen"] += st.gen_seconds
-            agg["env"] += st.env_seconds
-            agg["prompt"] += st.prompt_seconds
-            agg["wall"] += st.wall_seconds
-            agg["tokens"] += st.generated_tokens
-            agg["turns"] += len(batch.samples)
-            agg["won"] += sum(t.won for t in batch.trajectories)
-        row = {
-            "decode": kind, "threads": threads, "batch": b, "episodes": agg["episodes"], "turns": agg["turns"],
-            "tokens_per_s": agg["tokens"] / agg["gen"], "episodes_per_min": 60 * agg["episodes"] / agg["wall"],
-            "gen_frac": agg["gen"] / agg["wall"], "env_frac": agg["env"] / agg["wall"],
-            "prompt_frac": agg["prompt"] / agg["wall"], "success": agg["won"] / agg["episodes"],
-            "tokens_per_turn": agg["tokens"] / max(1, agg["turns"]), "load_avg_1m": load,
-            "prefill_frac": engine.timings["prefill_s"] / agg["gen"],
-            "prompt_tokens_per_turn": engine.timings["prompt_tokens"] / max(1, agg["turns"]),
-            # with decoding for free, generation could go no faster than this (prompt passes alone)
-            "tokens_per_s_prefill_bound": agg["tokens"] / max(1e-9, engine.timings["prefill_s"]),
-        }
-        rows.append(row)
-        console.print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
+            for kind in kinds if r % 2 == 0 else kinds[::-1]:  # interleaved, alternating order: no drift bias
+                engine, a = engines[kind], agg[kind]
+                engine.timings.update(prefill_s=0.0, decode_s=0.0, prompt_tokens=0)
+                batch = collect(engine, env_id, tasks, G, sp, env_kwargs=env_kwargs)
+                st = batch.stats
+                a["episodes"] += st.episodes
+                a["gen"] += st.gen_seconds
+                a["env"] += st.env_seconds
+                a["prompt"] += st.prompt_seconds
+                a["wall"] += st.wall_seconds
+                a["tokens"] += st.generated_tokens
+                a["turns"] += len(batch.samples)
+                a["won"] += sum(t.won for t in batch.trajectories)
+                a["prefill"] += engine.timings["prefill_s"]
+                a["prompt_tokens"] += engine.timings["prompt_tokens"]
+        for kind, a in agg.items():
+            row = {
+                "decode": kind, "threads": threads, "batch": b, "episodes": int(a["episodes"]), "turns": int(a["turns"]),
+                "tokens_per_s": a["tokens"] / a["gen"], "episodes_per_min": 60 * a["episodes"] / a["wall"],
+                "gen_frac": a["gen"] / a["wall"], "env_frac": a["env"] / a["wall"],
+                "prompt_frac": a["prompt"] / a["wall"], "success": a["won"] / a["episodes"],
+                "tokens_per_turn": a["tokens"] / max(1, a["turns"]), "load_avg_1m": load,
+                "prefill_frac": a["prefill"] / a["gen"],
+                "prompt_tokens_per_turn": a["prompt_tokens"] / max(1, a["turns"]),
+                # with decoding for free, generation could go no faster than this (prompt passes alone)
+                "tokens_per_s_prefill_bound": a["tokens"] / max(1e-9, a["prefill"]),
+            }
+            rows.append(row)
+            console.print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
     close_pools()
     if args.engine_only:
         P, N = args.engine_only
         g = torch.Generator().manual_seed(0)
-        for threads, b, kind in ((t, b, k) for t in args.threads for b in args.batches for k in kinds):
+        for e in engines.values():
+            e.eos_ids = set()  # exactly N new tokens per row
+        for threads, b in ((t, b) for t in args.threads for b in args.batches):
             torch.set_num_threads(threads)
-            engine = engines[kind]
-            engine.eos_ids = set()  # exactly N new tokens per row
             prompts = torch.randint(10, len(engine.tokenizer) - 20, (b, P), generator=g).tolist()
             reps = max(1, -(-args.min_episodes // b))
-            if len(kinds) > 1:  # warm-up, as for the rollouts
-                engine.generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=N, seed=1))
-            engine.timings.update(prefill_s=0.0, decode_s=0.0, prompt_tokens=0)
-            t0 = time.perf_counter()
-            for _ in range(reps):
-                engine.generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=N, seed=0))
-            dt = time.perf_counter() - t0
-            row = {"decode": kind, "threads": threads, "batch": b, "engine_only": f"{P}+{N}",
-                   "tokens_per_s": reps * b * N / dt, "load_avg_1m": os.getloadavg()[0],
-                   # every row decodes all N steps: the decode cost per token of a full batch
-                   "decode_s_per_token": engine.timings["decode_s"] / (reps * b * N)}
-            rows.append(row)
-            console.print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}))
+            secs, dec = dict.fromkeys(kinds, 0.0), dict.fromkeys(kinds, 0.0)
+            for kind in kinds:  # warm-up
+                engines[kind].generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=N, seed=1))
+            for r in range(reps):
+                for kind in kinds if r % 2 == 0 else kinds[::-1]:
+                    engine = engines[kind]
+                    engine.timings.update(prefill_s=0.0, decode_s=0.0, prompt_tokens=0)
+                    t0 = time.perf_counter()
+                    engine.generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=N, seed=r))
+                    secs[kind] += time.perf_counter() - t0
+                    dec[kind] += engine.timings["decode_s"]
+            for kind in kinds:
+                row = {"decode": kind, "threads": threads, "batch": b, "engine_only": f"{P}+{N}",
+                       "tokens_per_s": reps * b * N / secs[kind], "load_avg_1m": os.getloadavg()[0],
+                       # every row decodes all N steps: the decode cost per token of a full batch
+                       "decode_s_per_token": dec[kind] / (reps * b * N)}
+                rows.append(row)
+                console.print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
     table = Table("decode", "threads", "batch", "episodes", "gen tokens/s", "episodes/min", "gen %", "env %", "prompt %",
                   "tok/turn", "prompt tok/turn", "prefill % of gen", "load", title=f"rollout throughput: {env_id}, {engine.model.num_parameters() / 1e6:.2f}M "
                                               f"params, {args.dtype}, T={args.temperature}, G={args.group_size}")
