@@ -9,12 +9,14 @@ T = 1.0, the env's own tasks) and reports generated tokens per second of generat
 minute of wall time, and where the time went (generation / env stepping / prompt building). Batch 1 runs
 `--min-episodes` episodes one after another so that its numbers average over several episodes.
 
-It also reports the share of generation time spent in prompt passes (the engine times them) and the
-"prefill bound": generated tokens / prompt-pass seconds, the most a batch could reach if decoding cost
-nothing. Where that bound at batch 64 is under 10x batch 1, no decoder could make rollouts scale 10x; only
-fewer prompt tokens per generated token could. `--decode both` measures the engine's CPU decode path and
-stock SDPA side by side (after one unmeasured warm-up batch per size, so neither profits from the
-other's warm caches).
+It also reports the share of generation time spent in prompt passes (the engine times them) and two
+bounds on the largest batch. First, generated tokens / prompt-pass seconds: the most it could reach if
+decoding cost nothing. Second, with `--engine-only`, that plus the decode cost per token of a full
+engine-only batch: the most a continuous-batching engine (every decode step full) could reach. Where
+these are under 10x batch 1, no decoder could make these rollouts scale 10x; only fewer prompt tokens
+per generated token could. `--decode both` measures the engine's CPU decode path and stock SDPA in the
+same run, interleaved rep by rep in alternating order after an unmeasured warm-up, so that neither
+profits from drift or from the other's warm caches.
 The machine's load average is printed: with two threads, any other busy process on a 2-core machine
 slows matmuls 10-100x (cpu-training-notes.md), so compare numbers taken on an idle machine only.
 """
