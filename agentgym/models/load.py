@@ -70,3 +70,20 @@ def stop_token_ids(tokenizer: Any, model: Any = None) -> set[int]:
     elif isinstance(eos, (list, tuple)):
         ids.update(int(e) for e in eos)
     return ids
+
+
+def body_and_head(model: Any) -> tuple[Any, Any]:
+    """(decoder returning hidden states, output head) of a transformers causal LM, or (None, None) when
+    the model does not expose them. Losses that need logits at a few positions only run the decoder once
+    and the vocabulary-wide head only there (SFT's response loss, the trainer's scoring)."""
+    inner = getattr(model, "module", model)  # DeepSpeed / DDP wrappers
+    get_dec, get_head = getattr(inner, "get_decoder", None), getattr(inner, "get_output_embeddings", None)
+    if get_dec is None or get_head is None:
+        return None, None
+    try:
+        body, head = get_dec(), get_head()
+    except Exception:
+        return None, None
+    if body is None or head is None or body is inner:
+        return None, None
+    return body, head

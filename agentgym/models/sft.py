@@ -204,6 +204,8 @@ def response_loss(model: Any, batch: list[SFTExample], pad_id: int, bf16: bool, 
     import torch
     import torch.nn.functional as F
 
+    from agentgym.models.load import body_and_head
+
     lens = [len(e.prompt_ids) + len(e.response_ids) for e in batch]
     T = max(lens)
     ids = torch.full((len(batch), T), pad_id, dtype=torch.long)
@@ -222,8 +224,9 @@ def response_loss(model: Any, batch: list[SFTExample], pad_id: int, bf16: bool, 
             ptgt.extend(e.prompt_ids[1:])
     dev = next(model.parameters()).device
     ids = ids.to(dev)
-    body = model.get_decoder() if hasattr(model, "get_decoder") else model.model
-    head = model.get_output_embeddings()
+    body, head = body_and_head(model)
+    if body is None:
+        raise ValueError("SFT needs a transformers causal LM (get_decoder / get_output_embeddings)")
     with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
         h = body(input_ids=ids).last_hidden_state  # right padding + causal: no mask needed
         logits = head(h[torch.tensor(rows, device=dev), torch.tensor(cols, device=dev)])

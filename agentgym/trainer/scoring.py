@@ -12,6 +12,8 @@ from contextlib import nullcontext
 
 import torch
 
+from agentgym.models.load import body_and_head
+
 
 def pad_responses(responses: Sequence[Sequence[float | int]], dtype=torch.float32, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad ragged per-token lists into ([N, T] values, [N, T] mask)."""
@@ -23,22 +25,6 @@ def pad_responses(responses: Sequence[Sequence[float | int]], dtype=torch.float3
             values[i, : len(r)] = torch.as_tensor(list(r), dtype=dtype, device=device)
             mask[i, : len(r)] = 1.0
     return values, mask
-
-
-def _body_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module | None, torch.nn.Module | None]:
-    """(decoder returning hidden states, output head) of a transformers causal LM, or (None, None) when
-    the model does not expose them (then the full-logits path runs)."""
-    inner = getattr(model, "module", model)  # DeepSpeed / DDP wrappers
-    get_dec, get_head = getattr(inner, "get_decoder", None), getattr(inner, "get_output_embeddings", None)
-    if get_dec is None or get_head is None:
-        return None, None
-    try:
-        body, head = get_dec(), get_head()
-    except Exception:
-        return None, None
-    if body is None or head is None or body is inner:
-        return None, None
-    return body, head
 
 
 def response_logprobs(
@@ -75,7 +61,7 @@ def response_logprobs(
             mask[i, :k] = 1.0
     ids, attn, pos, tgt, mask = (x.to(device) for x in (ids, attn, pos, tgt, mask))
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    body, head = _body_and_head(model)
+    body, head = body_and_head(model)
     with autocast:
         if body is not None:
             # Right padding under causal attention changes nothing before a sample's end, so no mask is
