@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 from transformers.cache_utils import DynamicLayer
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 #: The attention implementation name agentgym registers with transformers.
 DECODE_ATTENTION = "agentgym_decode"
@@ -45,8 +46,6 @@ def _decode_attention(
 ) -> tuple[torch.Tensor, None]:
     """softmax(q k^T * scale + mask) v for one query per row, on the key/value heads directly (GQA: the
     query heads sharing a kv head are stacked as its rows, so keys/values are never repeated)."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     if query.shape[2] != 1 or dropout > 0.0 or kwargs.get("position_bias") is not None or query.requires_grad:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
@@ -102,13 +101,14 @@ class PreallocatedLayer(DynamicLayer):
         self.device = keys.device
         self.is_initialized = True
         self._n = keys.shape[-2]
-        self._k = self._alloc(keys.float(), self._n + max(1, extra))
-        self._v = self._alloc(values.float(), self._n + max(1, extra))
+        self._k = self._alloc(keys, self._n + max(1, extra))
+        self._v = self._alloc(values, self._n + max(1, extra))
         self._view()
 
     @staticmethod
     def _alloc(src: torch.Tensor, cap: int) -> torch.Tensor:
-        buf = src.new_empty((*src.shape[:-2], cap, src.shape[-1]))
+        """A float32 buffer with room for `cap` positions, holding `src` (converted in the one copy)."""
+        buf = src.new_empty((*src.shape[:-2], cap, src.shape[-1]), dtype=torch.float32)
         buf[..., : src.shape[-2], :] = src
         return buf
 
