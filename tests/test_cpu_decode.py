@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fakes.tiny import build_tiny
+from fakes.tiny import build_tiny, sample_prompts
 from transformers.cache_utils import DynamicLayer
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from agentgym.engines import cpu_decode
 from agentgym.engines.base import SamplingParams
 from agentgym.engines.hf import HFEngine
-from agentgym.rollout.prompts import build_user_text, encode_prompt
 
 
 class _Attn(torch.nn.Module):
@@ -67,23 +66,14 @@ def model_dir(tmp_path_factory):
     return build_tiny(tmp_path_factory.mktemp("dec") / "m", seed=5)
 
 
-def _prompts(tok):
-    texts = [
-        build_user_text("generic", "put the apple on the table", [], "You see 4 drawers and a table.", ["open drawer 1"]),
-        build_user_text("generic", "put the key on the table", [("o", "open drawer 2")], "Drawer 2 is open.", None),
-        "hi",
-    ]
-    return [encode_prompt(tok, t) for t in texts]
-
-
 @pytest.mark.parametrize("dtype,tol", [("float32", 2e-5), ("bfloat16", 0.1)])
 def test_fast_and_plain_engines_agree(model_dir, dtype, tol):
     fast = HFEngine(model_dir, dtype=dtype, fast_decode=True)
     plain = HFEngine(model_dir, dtype=dtype, fast_decode=False)
     assert fast.fast_decode and fast.model.config._attn_implementation == cpu_decode.DECODE_ATTENTION
     assert not plain.fast_decode and plain.model.config._attn_implementation == "sdpa"
-    prompts = _prompts(fast.tokenizer)
-    prompts = prompts + [p[: len(p) // 2] for p in prompts]  # six lengths: padding and rows leaving early
+    prompts = sample_prompts(fast.tokenizer)
+    prompts = prompts + [p[: len(p) // 2] for p in prompts]  # eight lengths: padding and rows leaving early
     sp = SamplingParams(temperature=0, max_new_tokens=24)
     a, b = fast.generate(prompts, sp), plain.generate(prompts, sp)
     if dtype == "float32":
@@ -101,7 +91,7 @@ def test_switched_model_trains_like_sdpa(model_dir):
     m_fast, tok = load_policy(model_dir)
     m_ref, _ = load_policy(model_dir)
     assert cpu_decode.use_decode_attention(m_fast)
-    ids = torch.tensor([_prompts(tok)[0]])
+    ids = torch.tensor([sample_prompts(tok)[0]])
     for m in (m_fast, m_ref):
         m.zero_grad()
         m(ids, labels=ids).loss.backward()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fakes.tiny import build_tiny
+from fakes.tiny import build_tiny, sample_prompts
 
 from agentgym.engines.base import Generation, SamplingParams, make_engine
 from agentgym.engines.hf import HFEngine
-from agentgym.rollout.prompts import build_user_text, encode_prompt
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +22,7 @@ def engine(model_dir):
 
 @pytest.fixture(scope="module")
 def prompts(engine):
-    tok = engine.tokenizer
-    texts = [
-        build_user_text("generic", "put the apple on the table", [], "You see 4 drawers and a table.", ["open drawer 1"]),
-        build_user_text("generic", "put the key on the table", [("o", "open drawer 2")], "Drawer 2 is open.", None),
-        "hi",
-        "Task: put the mug on the table\nNow: Drawer 4 is open. You see a mug.",
-    ]
-    return [encode_prompt(tok, t) for t in texts]
+    return sample_prompts(engine.tokenizer)
 
 
 def forward_logprobs(model, prompt: list[int], response: list[int]) -> list[float]:

@@ -84,14 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads)
         reps = max(1, -(-args.min_episodes // b))
         G = min(args.group_size, b)
+        task_sets = [[panel[(r * b + i) % len(panel)] for i in range(max(1, b // G))] for r in range(reps)]
         if len(kinds) > 1:  # unmeasured warm-up: the first kind would otherwise warm caches for the second
-            collect(engines[kinds[0]], env_id, [panel[i % len(panel)] for i in range(max(1, b // G))], G, sp,
-                    env_kwargs=env_kwargs)
+            collect(engines[kinds[0]], env_id, task_sets[0], G, sp, env_kwargs=env_kwargs)
         keys = ("episodes", "gen", "env", "prompt", "wall", "tokens", "turns", "won", "prefill", "prompt_tokens")
         agg = {k: dict.fromkeys(keys, 0.0) for k in kinds}
         load = os.getloadavg()[0]
-        for r in range(reps):
-            tasks = [panel[(r * b + i) % len(panel)] for i in range(max(1, b // G))]
+        for r, tasks in enumerate(task_sets):
             for kind in kinds if r % 2 == 0 else kinds[::-1]:  # interleaved, alternating order: no drift bias
                 engine, a = engines[kind], agg[kind]
                 engine.timings.update(prefill_s=0.0, decode_s=0.0, prompt_tokens=0)
@@ -129,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             e.eos_ids = set()  # exactly N new tokens per row
         for threads, b in ((t, b) for t in args.threads for b in args.batches):
             torch.set_num_threads(threads)
-            prompts = torch.randint(10, len(engine.tokenizer) - 20, (b, P), generator=g).tolist()
+            prompts = torch.randint(10, len(engines[kinds[0]].tokenizer) - 20, (b, P), generator=g).tolist()
             reps = max(1, -(-args.min_episodes // b))
             secs, dec = dict.fromkeys(kinds, 0.0), dict.fromkeys(kinds, 0.0)
             for kind in kinds:  # warm-up

@@ -302,7 +302,7 @@ def train_sft(model: Any, examples: list[SFTExample], cfg: SFTConfig, *, pad_id:
             copy_ema = val if copy_ema is None else 0.95 * copy_ema + 0.05 * val
         else:
             ema = val if ema is None else 0.95 * ema + 0.05 * val
-            if first_loss != first_loss:  # nan: the first demo batch
+            if math.isnan(first_loss):  # the first demo batch
                 first_loss = val
             last_loss = ema
         tokens += sum(len(e.prompt_ids) + len(e.response_ids) for e in batch)

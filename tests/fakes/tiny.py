@@ -16,3 +16,16 @@ def build_tiny(out: Path, size: ModelSize = TINY, seed: int = 0, vocab_size: int
     from agentgym.models.build import init_model_dir
 
     return init_model_dir(register_toy(), out, vocab_size=vocab_size, size=size, demos=demos, seed=seed)
+
+
+def sample_prompts(tok) -> list[list[int]]:
+    """Four encoded turn prompts of different lengths (with and without history or admissible actions)."""
+    from agentgym.rollout.prompts import build_user_text, encode_prompt
+
+    texts = [
+        build_user_text("generic", "put the apple on the table", [], "You see 4 drawers and a table.", ["open drawer 1"]),
+        build_user_text("generic", "put the key on the table", [("o", "open drawer 2")], "Drawer 2 is open.", None),
+        "hi",
+        "Task: put the mug on the table\nNow: Drawer 4 is open. You see a mug.",
+    ]
+    return [encode_prompt(tok, t) for t in texts]
