@@ -12,6 +12,7 @@ import pytest
 from agentgym.core.checker import garbage_actions
 from agentgym.envs.webshop.browser import WebShopBrowserEnv
 from agentgym.envs.webshop.env import WebShopEnv
+from agentgym.skills import SkillLibrary
 
 pytestmark = [pytest.mark.browser, pytest.mark.java]
 
@@ -93,8 +94,9 @@ def test_a_dead_browser_is_restarted_and_the_episode_truncated(browser_env, vict
     over = browser_env.step("click[back to search]")
     assert over[2] is True and over[4]["action_valid"] is False
     browser_env.reset(options={"task": task})
+    skills = SkillLibrary.load("webshop").by_group(task.task_type)
     done = False
     while not done:
-        _, _, term, trunc, info = browser_env.step(browser_env.expert_action())
+        _, _, term, trunc, info = browser_env.step(browser_env.expert_action_with_skills(skills))
         done = term or trunc
     assert term and info["won"]

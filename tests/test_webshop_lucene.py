@@ -14,6 +14,7 @@ from agentgym.core.registry import make
 from agentgym.envs.webshop.catalog import Catalog
 from agentgym.envs.webshop.env import WebShopEnv
 from agentgym.envs.webshop.search import BM25Search, LuceneSearch
+from agentgym.skills import SkillLibrary
 
 pytestmark = pytest.mark.java
 
@@ -23,14 +24,18 @@ def env() -> WebShopEnv:
     return WebShopEnv(split="test")  # the default: 1,000 products, Lucene
 
 
-def _expert_run(env: WebShopEnv, tasks) -> tuple[Counter, Counter, int]:
-    """(won per task type, tasks per task type, purchases of the top-ranked result)."""
+def _expert_run(env: WebShopEnv, tasks, skilled: bool = True) -> tuple[Counter, Counter, int]:
+    """(won per task type, tasks per task type, purchases of the top-ranked result); `skilled`: the expert
+    reads its category's skills (else the plain expert)."""
+    lib = SkillLibrary.load("webshop")
     won, total, top = Counter(), Counter(), 0
     for task in tasks:
         env.reset(options={"task": task})
+        skills = lib.by_group(task.task_type)
         done, info = False, {}
         while not done:
-            _, _, term, trunc, info = env.step(env.expert_action())
+            a = env.expert_action_with_skills(skills) if skilled else env.expert_action()
+            _, _, term, trunc, info = env.step(a)
             done = term or trunc
         total[task.task_type] += 1
         won[task.task_type] += info["won"]
@@ -74,9 +79,10 @@ def test_index_is_cached_and_rebuilt_when_the_catalog_changes(tmp_path):
 def test_expert_success_on_the_test_panel(env):
     won, total, top = _expert_run(env, env.panel("test"))
     assert sum(total.values()) == 500
-    assert sum(won.values()) / 500 >= 0.99, dict(won)
+    assert sum(won.values()) == 500, dict(won)  # with its category's skills: every goal
     assert top / 500 >= 0.6  # the first result that fully satisfies the goal is usually the top one
-    assert all(won[k] / total[k] >= 0.95 for k in total)
+    plain, _, _ = _expert_run(env, env.panel("test"), skilled=False)
+    assert 0.3 <= sum(plain.values()) / 500 <= 0.8, dict(plain)  # measured 0.652: no conventions
 
 
 def test_expert_success_on_a_train_sample(env):
@@ -97,5 +103,5 @@ def test_registered_id_and_demos_cli(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 8
-    assert all(r["won"] for r in rows)
+    assert any(r["won"] for r in rows)  # the plain expert: it misses the category conventions now and then
     assert rows[0]["steps"][0]["action"].startswith("search[")

@@ -32,10 +32,11 @@ from typing import Any
 
 from agentgym.core.errors import AgentGymError
 from agentgym.envs.webshop import vocab
+from agentgym.envs.webshop.conventions import convention_for
 from agentgym.envs.webshop.vocab import Kind
 
 #: Bump when generated products change, so cached indexes and panels are rebuilt.
-GENERATOR_VERSION = "ws-gen-v1"
+GENERATOR_VERSION = "ws-gen-v2"  # v2: per-category instruction conventions (conventions.py)
 #: Goals are drawn from the first this-many products (so panels do not depend on catalog size).
 GOAL_PRODUCTS = 1000
 GOALS_PER_PRODUCT = 4
@@ -257,8 +258,20 @@ def _article(noun: str, plural: bool) -> str:
     return "an " if noun[:1] in "aeiou" else "a "
 
 
+def option_phrase(rng: random.Random, task_type: str, option: str, value: str) -> str:
+    """How an instruction asks for one option value: the category's wording where its convention has one
+    (conventions.py), else the page label itself."""
+    conv = convention_for(task_type)
+    wording = conv.phrase_for(option, value) if conv else None
+    if conv is not None and wording is not None:
+        return rng.choice(conv.templates[option]).format(w=wording)
+    return rng.choice(_OPTION_PHRASES.get(option, ("with {k} {v}",))).format(v=value, k=option)
+
+
 def human_instruction(rng: random.Random, kind: Kind, query: str, attrs: list[str], opts: dict[str, str]) -> str:
-    phrases = [rng.choice(_OPTION_PHRASES.get(k, ("with {k} {v}",))).format(v=v, k=k) for k, v in opts.items()]
+    conv = convention_for(kind.task_type)
+    hidden = conv.implicit if conv else None
+    phrases = [option_phrase(rng, kind.task_type, k, v) for k, v in opts.items() if (k, v) != hidden]
     opt_text = (", " + " and ".join(phrases)) if phrases else ""
     tpl = rng.choice(_HUMAN_TEMPLATES)
     return tpl.format(
@@ -272,7 +285,9 @@ def synthetic_instruction(kind: Kind, query: str, attrs: list[str]) -> str:
     return f"i need {_article(query, kind.plural)}{query} that {verb} {_join(attrs)}"
 
 
-def _goal_draws(rng: random.Random, attrs: list[str], options: dict[str, list[str]], n: int):
+def _goal_draws(rng: random.Random, attrs: list[str], options: dict[str, list[str]], n: int, task_type: str = ""):
+    conv = convention_for(task_type)
+    implicit = conv.implicit if conv else None
     seen: set[tuple] = set()
     out = []
     for _ in range(n * 6):
@@ -280,7 +295,14 @@ def _goal_draws(rng: random.Random, attrs: list[str], options: dict[str, list[st
             break
         k = min(len(attrs), rng.choice((1, 2, 2, 2, 3)))
         g_attrs = sorted(rng.sample(attrs, k), key=attrs.index)
-        g_opts = {name: rng.choice(vals) for name, vals in options.items() if rng.random() < 0.85}
+        g_opts = {}
+        for name, vals in options.items():
+            if implicit is not None and name == implicit[0]:  # this option is always part of the goal
+                rate = conv.implicit_rate if implicit[1] in vals else 0.0  # type: ignore[union-attr]
+                others = [v for v in vals if v != implicit[1]] or vals
+                g_opts[name] = implicit[1] if rng.random() < rate else rng.choice(others)
+            elif rng.random() < 0.85:
+                g_opts[name] = rng.choice(vals)
         key = (tuple(g_attrs), tuple(sorted(g_opts.items())))
         if key in seen:
             continue
@@ -311,7 +333,7 @@ def generate(num_products: int, seed: int = 0) -> GeneratedFiles:
         if i < GOAL_PRODUCTS:
             rng = random.Random(f"{GENERATOR_VERSION}:goal:{seed}:{i}")
             options = {name.lower(): [o["value"].lower() for o in vals] for name, vals in item["customization_options"].items()}
-            draws = _goal_draws(rng, attrs, options, GOALS_PER_PRODUCT)
+            draws = _goal_draws(rng, attrs, options, GOALS_PER_PRODUCT, kind.task_type)
             entry["instruction"] = synthetic_instruction(kind, item["query"], draws[0][0])
             entry["instruction_attributes"] = draws[0][0]
             human[asin] = [

@@ -14,7 +14,7 @@ from typing import Any
 from agentgym.core.env import ADMISSIBLE, TextEnv, Transition
 from agentgym.core.task import Panel, Task
 from agentgym.envs.webshop.engine import Shop, ShopState
-from agentgym.envs.webshop.expert import expert_action
+from agentgym.envs.webshop.expert import expert_action, knowledge_from_skills
 from agentgym.envs.webshop.loader import ENV_ID, ShopConfig, get_panel, get_shop
 
 
@@ -82,6 +82,14 @@ class WebShopEnv(TextEnv):
         if self.state is None:
             raise RuntimeError("call reset() before expert_action()")
         return expert_action(self.shop, self.state)
+
+    def expert_action_with_skills(self, skills) -> str:
+        """The expert that also acts on what `skills` (agentgym Skills, or their texts) state in words:
+        "X is Y" wordings of page labels and "names no <option> ... wants <label>" defaults. With no,
+        irrelevant or unreadable skills it is the plain `expert_action()`. See docs/envs/webshop.md."""
+        if self.state is None:
+            raise RuntimeError("call reset() before expert_action_with_skills()")
+        return expert_action(self.shop, self.state, knowledge_from_skills(skills))
 
     # ---- helpers -----------------------------------------------------------------------------------
     def _extra(self) -> dict[str, Any]:

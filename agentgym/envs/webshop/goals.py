@@ -20,7 +20,7 @@ from typing import Any
 from agentgym.core.task import Panel, Task
 from agentgym.envs.webshop.catalog import Catalog, task_type_of
 
-PANEL_VERSION = "v1"
+PANEL_VERSION = "v2"  # v2: goals follow the per-category conventions (conventions.py)
 TEST_SIZE = 500
 NO_PRICE_CAP = 1_000_000.0
 PRICE_STEPS = [10.0 * i for i in range(1, 100)]

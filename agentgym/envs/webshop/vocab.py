@@ -22,7 +22,7 @@ APPAREL_COLORS = (
     "pink", "charcoal", "royal blue", "beige", "purple", "dark green", "mustard yellow",
 )  # fmt: skip
 SHOE_COLORS = (
-    "black", "white", "grey", "navy", "black white", "brown", "blue", "red", "beige", "pink", "olive",
+    "black", "white", "grey", "navy", "purple", "brown", "blue", "red", "beige", "pink", "olive",
     "all black", "tan", "dark grey",
 )  # fmt: skip
 LEATHER_COLORS = ("black", "brown", "dark brown", "tan", "cognac", "burgundy", "grey")
@@ -38,10 +38,10 @@ HAIR_COLORS = (
     "jet black", "natural black", "dark brown", "medium brown", "light brown", "ash blonde",
     "honey blonde", "platinum blonde", "auburn",
 )  # fmt: skip
-APPAREL_SIZES = ("x-small", "small", "medium", "large", "x-large", "xx-large", "3x-large")
+#: Clothing size labels are short forms (xs, xl ...); apparel instructions write them out (conventions.py).
+APPAREL_SIZES = ("xs", "small", "medium", "large", "xl", "xxl", "3xl")
 MEN_SHOE_SIZES = ("7", "7.5", "8", "8.5", "9", "9.5", "10", "10.5", "11", "12", "13")
 WOMEN_SHOE_SIZES = ("5", "5.5", "6", "6.5", "7", "7.5", "8", "8.5", "9", "9.5", "10", "11")
-WAIST_SIZES = ("28w x 30l", "30w x 30l", "30w x 32l", "32w x 32l", "34w x 32l", "36w x 32l", "38w x 34l")
 BED_SIZES = ("twin", "full", "queen", "king", "california king")
 PILLOW_SIZES = ("16 x 16 inch", "18 x 18 inch", "20 x 20 inch", "22 x 22 inch", "24 x 24 inch")
 CURTAIN_SIZES = ("52 x 63 inch", "52 x 84 inch", "52 x 95 inch", "52 x 108 inch")
@@ -50,8 +50,9 @@ ART_SIZES = ("12 x 16 inch", "16 x 24 inch", "20 x 30 inch", "24 x 36 inch")
 CABLE_LENGTHS = ("3 ft", "6 ft", "10 ft", "15 ft")
 PACKS = ("1 pack", "2 pack", "3 pack", "4 pack", "6 pack")
 PACK_OF = ("pack of 1", "pack of 2", "pack of 3", "pack of 4", "pack of 6", "pack of 12")
-FL_OZ = ("2 fl oz", "3.4 fl oz", "8 fl oz", "12 fl oz", "16.9 fl oz", "33.8 fl oz")
+FL_OZ = ("2 fl oz", "8 fl oz", "16.9 fl oz", "33.8 fl oz")
 OUNCES = ("4 ounce", "8 ounce", "12 ounce", "16 ounce", "24 ounce", "32 ounce")
+BOTTLE_SIZES = ("18 oz", "24 oz", "32 oz", "40 oz", "64 oz")
 COUNTS = ("12 count", "24 count", "30 count", "60 count", "90 count", "120 count")
 PHONE_MODELS = ("iphone 13", "iphone 14", "iphone 14 pro", "iphone 15", "galaxy s23", "galaxy s24", "pixel 8")
 COFFEE_FLAVORS = ("medium roast", "dark roast", "french roast", "colombian", "hazelnut", "vanilla", "decaf")
@@ -116,7 +117,7 @@ KINDS: tuple[Kind, ...] = (
          (COLOR_A, SIZE_A), (19, 69), ("chiffon", "rayon", "cotton"), ("women",), "parties and vacations"),
     Kind("jeans", "apparel", "fashion", "jeans", True, "Clothing, Shoes & Jewelry › {G} › Clothing › Jeans",
          ("slim fit", "stretch denim", "straight leg", "high waist", "button closure", "five pocket", "relaxed fit", "machine wash"),
-         (_o("color", "apparel_colors", 2, 4), _o("size", "waist_sizes", 3, 6, True)), (24, 79), ("denim", "stretch denim"), ("men", "women"), "daily wear"),
+         (_o("color", "apparel_colors", 2, 4), SIZE_A), (24, 79), ("denim", "stretch denim"), ("men", "women"), "daily wear"),
     Kind("leggings", "apparel", "fashion", "yoga leggings", True, "Clothing, Shoes & Jewelry › Women › Clothing › Active › Leggings",
          ("high waist", "tummy control", "squat proof", "four way stretch", "side pockets", "moisture wicking", "buttery soft"),
          (COLOR_A, SIZE_A), (15, 45), ("nylon spandex", "polyester"), ("women",), "yoga and running"),
@@ -323,7 +324,7 @@ KINDS: tuple[Kind, ...] = (
          (_o("size", "apparel_sizes", 2, 3, True),), (7, 25), (), (), "playtime"),
     Kind("water_bottle", "other", "sports", "insulated water bottle", False, "Sports & Outdoors › Outdoor Recreation › Camping & Hiking › Hydration & Filtration › Water Bottles",
          ("stainless steel", "leak proof", "bpa free", "double wall", "keeps cold 24 hours", "wide mouth"),
-         (_o("color", "tech_colors", 2, 5), _o("size", "ounces", 2, 3, True)), (12, 39), (), (), "gym and hiking"),
+         (_o("color", "tech_colors", 2, 5), _o("size", "bottle_sizes", 2, 3, True)), (12, 39), (), (), "gym and hiking"),
 )  # fmt: skip
 
 KINDS_BY_TYPE: dict[str, tuple[Kind, ...]] = {t: tuple(k for k in KINDS if k.task_type == t) for t in TASK_TYPES}
