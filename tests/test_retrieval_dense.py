@@ -7,6 +7,7 @@ import collections
 import pytest
 
 from agentgym.retrieval.dense import DenseRetriever, default_model_path
+from agentgym.skills import SkillStore
 
 pytestmark = pytest.mark.slow
 
@@ -42,11 +43,13 @@ def test_expert_with_dense_retrieval_on_a_sample():
     env = SearchQAEnv(split="test", retriever="dense")
     won = collections.defaultdict(list)
     tasks = [t for i, t in enumerate(env.panel()) if i % 10 == 0]
+    store = SkillStore.create("searchqa", strategy="keyword")
     for task in tasks:
         env.reset(options={"task": task})
+        skills = store.retrieve(task)  # the expert that knows each hop's query words (BM25: 100%)
         done = False
         while not done:
-            _, _, term, trunc, info = env.step(env.expert_action())
+            _, _, term, trunc, info = env.step(env.expert_action_with_skills(skills))
             done = term or trunc
         won[task.task_type].append(info["won"])
     rate = sum(sum(v) for v in won.values()) / len(tasks)

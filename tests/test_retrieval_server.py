@@ -15,6 +15,7 @@ from agentgym.envs.searchqa.env import SearchQAEnv
 from agentgym.retrieval.bm25_py import BM25PyRetriever
 from agentgym.retrieval.remote import HttpRetriever, RetrievalServerError, retrieve_url
 from agentgym.retrieval.server import RetrievalServer
+from agentgym.skills import SkillStore
 
 DOCS = [
     {"id": "a", "contents": '"Marrowvale"\nMarrowvale is a river town known for its copper bells.'},
@@ -75,11 +76,13 @@ def test_env_over_our_server_with_the_http_retriever():
     with RetrievalServer(local.retriever, port=0) as srv:
         env = SearchQAEnv(split="test", retriever="http", retriever_url=srv.url)
         tasks = [t for t in env.panel() if t.task_type in ("hotpotqa", "musique")][:20]
+        store = SkillStore.create("searchqa", strategy="keyword")
         for t in tasks:
             env.reset(options={"task": t})
+            skills = store.retrieve(t)  # the skill-reading expert knows each hop's query words
             done = False
             while not done:
-                obs, _, term, trunc, info = env.step(env.expert_action())
+                obs, _, term, trunc, info = env.step(env.expert_action_with_skills(skills))
                 done = term or trunc
             assert info["won"], t.instruction
         # the observation is the same as with the local retriever

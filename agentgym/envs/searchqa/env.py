@@ -5,6 +5,11 @@ come back in `<information>`), and ends the episode with `<answer> a </answer>`:
 match (after the standard normalization) against any golden answer, else 0; `score` is token F1;
 `won` is exact match. Anything else gets a short reminder and `action_valid=False`. 4 turns by default.
 
+Two experts: `expert_action()` plays as a competent agent that knows only what the question and the
+passages show; `expert_action_with_skills(skills)` also acts on the skill texts it is given (the world's
+passage wording, see `world.PASSAGE_WORDS` and skills/libraries/searchqa.yaml). A benchmark needs only
+`reset(options={"task": task})`, then one of them and `step` until terminated or truncated.
+
 By default the questions and the corpus come from the invented world in `world.py` (panels in
 `questions.py`); `corpus_path` (a wiki-18 JSONL corpus, indexed and cached on first use), `index_path`
 (a prebuilt pyserini Lucene index), `qa_path` (real NQ/HotpotQA/... files) and `retriever="http"` with
@@ -25,6 +30,7 @@ from agentgym.envs.searchqa.metrics import exact_match, token_f1
 from agentgym.envs.searchqa.protocol import REMINDER, format_passages, parse_action, question_prompt
 from agentgym.envs.searchqa.questions import QUESTIONS_VERSION, STYLE, generate_questions
 from agentgym.envs.searchqa.retrievers import KINDS, make_retriever
+from agentgym.envs.searchqa.skill_rules import parse_rules, words_for
 from agentgym.envs.searchqa.world import DEFAULT_SEED, WORLD_VERSION, build_world
 from agentgym.retrieval.base import Retriever
 
@@ -174,15 +180,30 @@ class SearchQAEnv(TextEnv):
         info.update(answer=a.content, em=float(em), f1=f1, num_searches=len(self._searches))
         return Transition(f"Answer submitted: {a.content}", reward=float(em), done=True, won=em, score=f1, info=info)
 
-    # ---- expert ------------------------------------------------------------------------------------
+    # ---- experts -----------------------------------------------------------------------------------
     def expert_action(self) -> str:
-        """Issue each hop's query until its supporting passage was retrieved, then answer (the first hop
-        starts with the question as the query).
+        """The plain expert: a competent player without the world's wording knowledge.
 
-        The expert never answers a fact it has not seen: if a hop's passage did not come back (after
-        one alternative query) or the turns run out, it answers "unknown". On real QA files (no hop
-        plan) it searches the question once and then gives the first golden answer.
+        It uses only what the question and the passages show: its first search is the question itself,
+        then the subject plus the question's own word for the fact ("Mara Orr born"), then the bare
+        subject; it recognises a supporting passage when one comes back, copies the next entity's name
+        out of it (the bridge of a multi-hop question) and answers once every hop's passage was seen.
+        It never answers a fact it has not seen: out of queries or turns it answers "unknown". On real
+        QA files (no hop plan) it searches the question once and then gives the first golden answer.
         """
+        return self._expert(())
+
+    def expert_action_with_skills(self, skills) -> str:
+        """The expert that reads skills: it acts on their text only (`Skill.text()`, what the teacher sees).
+
+        Where a skill states how passages word a fact (`person born or father "native of"`, see
+        `skill_rules`), it searches the subject plus those words instead of the question; for a fact no
+        skill covers, or after such a query missed, it plays like `expert_action`. Empty, irrelevant or
+        malformed skills (any objects, strings included) give the plain behaviour.
+        """
+        return self._expert(parse_rules(skills))
+
+    def _expert(self, rules) -> str:
         assert self.task is not None
         golden = self.task.data["golden_answers"][0]
         left = self.max_steps - self.steps
@@ -191,14 +212,22 @@ class SearchQAEnv(TextEnv):
             if not self._searches and left > 1:
                 return f"<think> I should look this up. </think>\n<search> {self.task.instruction} </search>"
             return f"<think> The passages answer the question. </think>\n<answer> {golden} </answer>"
-        pending = [h for h in hops if h["doc_id"] not in self._retrieved]
-        if not pending:
+        # the first hop whose passage has not come back; every earlier one has, so its subject (the
+        # question's entity, or the bridge named on the previous hop's page) is known
+        i = next((j for j, h in enumerate(hops) if h["doc_id"] not in self._retrieved), None)
+        if i is None:
             return f"<think> The passages answer the question. </think>\n<answer> {golden} </answer>"
-        hop = pending[0]
-        # the first hop is tried with the question itself (what a policy can copy), then the hop's own
-        # query and its alternative
-        first = [self.task.instruction] if hop is hops[0] else []
-        for query in (*first, hop["query"], hop.get("alt") or hop["query"]):
+        hop = hops[i]
+        subject = str(hop.get("subject") or "")
+        queries: list[str] = []
+        words = words_for(rules, str(hop.get("kind", "")), str(hop.get("attr", ""))) if rules and subject else None
+        if words:
+            queries.append(f"{subject} {words}")
+        if i == 0:
+            queries.append(self.task.instruction)
+        if subject:
+            queries += [f"{subject} {hop.get('ask', '')}".strip(), subject]
+        for query in queries:
             if query not in self._searches and left > 1:
                 return f"<think> I need more information. </think>\n<search> {query} </search>"
         return f"<think> I could not find the evidence. </think>\n<answer> {EXPERT_UNKNOWN} </answer>"

@@ -10,9 +10,13 @@
 | musique          | multi_hop        | two- and three-hop compositions                         |
 | bamboogle        | multi_hop        | small, test-only, two-hop over relations the train split never asks |
 
-Every question carries its hop plan: for each hop the query that finds the supporting passage (the
-expert issues it) and that passage's doc id. Splits are disjoint by anchor entity (the entity the
-question starts from), so test questions ask about entities no train question starts from.
+Every question carries its hop plan: for each hop the supporting fact page's doc id, its `subject`
+(written with the question's words, or for a bridge with the previous page's), the subject's `kind`
+and the asked `attr`, the question's own word for it (`ask`), and the right `query`: subject plus the
+world's passage words for (kind, attr). The experts never read `query`: the plain one searches the
+question and subject + `ask`, the with-skills one takes the passage words from skill texts. Splits are
+disjoint by anchor entity (the entity the question starts from), so test questions ask about entities
+no train question starts from.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from agentgym.envs.searchqa.metrics import normalize_answer
-from agentgym.envs.searchqa.world import CREATOR_ROLE, PUBLISHER_KIND, World, _stable_hash
+from agentgym.envs.searchqa.world import CREATOR_ROLE, PUBLISHER_KIND, World, _stable_hash, passage_words
 
-QUESTIONS_VERSION = "searchqa-questions-v1"
+QUESTIONS_VERSION = "searchqa-questions-v2"
 
 DATA_SOURCES = ("nq", "triviaqa", "popqa", "hotpotqa", "2wikimultihopqa", "musique", "bamboogle")
 STYLE = {
@@ -54,12 +58,26 @@ TEST_ANCHOR_FRACTION = 0.25
 
 @dataclass
 class Hop:
-    query: str
+    """One lookup: the fact page (`doc`) about `subject`, a `kind` entity, that states its `attr`.
+
+    `subject` is written with words of the question (first hop, comparisons) or of the previous hop's
+    page (bridge entities); `ask` is the question's own word for the attribute. The right query, `query`,
+    is the subject plus the passage words of (kind, attr) (`world.PASSAGE_WORDS`).
+    """
+
+    subject: str
+    kind: str
+    attr: str
+    ask: str
     doc: str  # doc key (mapped to the doc id on output)
-    alt: str = ""  # a second query the expert tries if the first misses
+
+    @property
+    def query(self) -> str:
+        return f"{self.subject} {passage_words(self.kind, self.attr)}"
 
     def to_json(self, world: World) -> dict[str, str]:
-        return {"query": self.query, "alt": self.alt or self.query, "doc_id": world.doc_id(self.doc)}
+        return {"query": self.query, "alt": self.query, "doc_id": world.doc_id(self.doc), "subject": self.subject,
+                "kind": self.kind, "attr": self.attr, "ask": self.ask}
 
 
 @dataclass
@@ -101,33 +119,22 @@ class _Gen:
             self.title_count[wk.title] = self.title_count.get(wk.title, 0) + 1
 
     # ---- hops ----------------------------------------------------------------------------------
-    def bio(self, pk: str, words: str) -> Hop:
-        name = self.P[pk].name
-        return Hop(f"{name} {words}".strip(), f"person:{pk}:bio", f'"{name}" {words} biography')
+    def person(self, pk: str, attr: str, ask: str) -> Hop:
+        page = "origins" if attr in ("born", "father") else "career"
+        return Hop(self.P[pk].name, "person", attr, ask, f"person:{pk}:{page}")
 
-    def career(self, pk: str, words: str) -> Hop:
-        name = self.P[pk].name
-        return Hop(f"{name} {words}".strip(), f"person:{pk}:career", f'"{name}" worked')
-
-    def city(self, ck: str, words: str) -> Hop:
-        name = self.C[ck].name
-        return Hop(f"{name} {words}".strip(), f"city:{ck}", f"{name} city in {self.T[self.C[ck].country].name}")
-
-    def country(self, tk: str, words: str) -> Hop:
-        name = self.T[tk].name
-        return Hop(f"{name} {words}".strip(), f"country:{tk}", f"{name} country capital currency language")
-
-    def org(self, ok: str, words: str = "founded") -> Hop:
-        name = self.ORG[ok].name
-        return Hop(f"{name} {words}".strip(), f"org:{ok}", f'"{name}" headquartered founded by')
-
-    def work(self, wk: str, words: str = "") -> Hop:
+    def work(self, wk: str, attr: str, ask: str, subject: str | None = None) -> Hop:
         x = self.W[wk]
-        return Hop(f"{x.title} {x.kind} {words}".strip(), f"work:{wk}", f"{x.page} {x.kind}")
+        return Hop(subject or f"{x.kind} {x.title}", "work", attr, ask, f"work:{wk}")
 
-    def capital_city(self, ck: str) -> Hop:
-        name = self.C[ck].name
-        return Hop(f"{name} capital of", f"city:{ck}", f"{name} city capital")
+    def org(self, ok: str, attr: str, ask: str, subject: str | None = None) -> Hop:
+        return Hop(subject or self.ORG[ok].name, "organization", attr, ask, f"org:{ok}")
+
+    def city(self, ck: str, attr: str, ask: str, subject: str | None = None) -> Hop:
+        return Hop(subject or self.C[ck].name, "city", attr, ask, f"city:{ck}")
+
+    def country(self, tk: str, attr: str, ask: str, subject: str | None = None) -> Hop:
+        return Hop(subject or self.T[tk].name, "country", attr, ask, f"country:{tk}")
 
     def work_ref(self, wk: str) -> str:
         """How a question names a work: kind + title (titles recur across kinds)."""
@@ -137,7 +144,7 @@ class _Gen:
     # ---- answers -------------------------------------------------------------------------------
     def river(self, ck: str) -> list[str]:
         r = self.C[ck].river
-        return [f"{r} River", r]
+        return [r, f"{r} River"]
 
     def people_main(self):
         return self.w.main_people
@@ -152,48 +159,59 @@ class _Gen:
             "film": "who directed the film",
             "symphony": "who composed the symphony",
             "album": "who recorded the album",
-            "painting": "who painted",
+            "painting": "who painted the painting",
         }
         for wk, x in W.items():
-            q = f"{verb[x.kind]} {x.title}" + (f" ({x.kind})" if x.kind == "painting" else "")
-            yield Question("nq", "work_creator", q.lower(), [P[x.creator].name], [self.work(wk)], wk)
-            yield Question("nq", "work_year", f"when was the {x.kind} {x.title} released".lower(), _year(x.year), [self.work(wk)], wk)
+            low = f"{x.kind} {x.title}".lower()
+            q = f"{verb[x.kind]} {x.title}".lower()
+            yield Question("nq", "work_creator", q, [P[x.creator].name], [self.work(wk, "creator", verb[x.kind].split()[1], low)], wk)
+            yield Question("nq", "work_year", f"when was the {x.kind} {x.title} released".lower(), _year(x.year),
+                           [self.work(wk, "year", "released", low)], wk)  # fmt: skip
         for ok, o in ORG.items():
-            yield Question("nq", "org_founder", f"who founded {o.name}".lower(), [P[o.founder].name], [self.org(ok)], ok)
-            yield Question("nq", "org_year", f"when was {o.name} founded".lower(), _year(o.founded), [self.org(ok)], ok)
+            low = o.name.lower()
+            yield Question("nq", "org_founder", f"who founded {low}", [P[o.founder].name], [self.org(ok, "founder", "founded", low)], ok)
+            yield Question("nq", "org_year", f"when was {low} founded", _year(o.founded), [self.org(ok, "founded", "founded", low)], ok)
         for ck, c in C.items():
-            yield Question("nq", "city_river", f"what river flows through {c.name}".lower(), self.river(ck), [self.city(ck, "river")], ck)
-            yield Question(
-                "nq", "city_population", f"what is the population of {c.name}".lower(), [f"{c.population:,}"], [self.city(ck, "population")], ck
-            )
+            low = c.name.lower()
+            yield Question("nq", "city_river", f"what river flows through {low}", self.river(ck), [self.city(ck, "river", "river", low)], ck)
+            yield Question("nq", "city_population", f"what is the population of {low}", [f"{c.population:,}"],
+                           [self.city(ck, "population", "population", low)], ck)  # fmt: skip
         for tk, t in T.items():
-            yield Question("nq", "country_capital", f"what is the capital of {t.name}".lower(), [C[t.capital].name], [self.country(tk, "capital")], tk)
+            low = t.name.lower()
+            yield Question("nq", "country_capital", f"what is the capital of {low}", [C[t.capital].name],
+                           [self.country(tk, "capital", "capital", low)], tk)  # fmt: skip
 
     # ---- triviaqa ------------------------------------------------------------------------------
     def triviaqa(self) -> Iterator[Question]:
         P, W, ORG, C = self.P, self.W, self.ORG, self.C
-        sig: dict[tuple, int] = {}
+        # reverse lookups need a unique (year, city): a year of birth or death shared by another native is ambiguous
+        # (an event report of that year and city, or a surname spelled like the city, competes too)
+        years: dict[tuple, int] = {}
         for p in P.values():
-            k = (p.occupation, p.born, p.city)
-            sig[k] = sig.get(k, 0) + 1
+            for y in {p.born, p.died}:
+                if y:
+                    years[(y, p.city)] = years.get((y, p.city), 0) + 1
+        for y, ck in self.w.events:
+            years[(y, ck)] = years.get((y, ck), 0) + 1
+        name_words = {w for p in P.values() for w in p.name.split()}
         for p in self.people_main():
-            if sig[(p.occupation, p.born, p.city)] == 1:
-                q = f"Which {p.occupation}, born in {p.born}, came from the city of {C[p.city].name}?"
-                hop = Hop(f"{p.occupation} born in {C[p.city].name} in {p.born}", f"person:{p.key}:bio", f"{p.occupation} {p.born} {C[p.city].name}")
-                yield Question("triviaqa", "reverse_person", q, [p.name], [hop], p.key)
+            if years[(p.born, p.city)] == 1 and C[p.city].name not in name_words:
+                city = C[p.city].name
+                q = f"Who, born in {p.born}, came from the city of {city}?"
+                yield Question("triviaqa", "reverse_person", q, [p.name], [Hop(f"{city} {p.born}", "person", "born", "born", f"person:{p.key}:origins")], p.key)
         for wk, x in W.items():
             c = P[x.creator]
             q = f"In which year did the {c.occupation} {c.name} complete the {x.kind} '{x.title}'?"
-            yield Question("triviaqa", "completion_year", q, _year(x.year), [self.career(c.key, f"completed {x.title}")], wk)
+            yield Question("triviaqa", "completion_year", q, _year(x.year), [self.work(wk, "year", "complete")], wk)
             q = f"The {x.genre} {x.kind} '{x.title}' is the work of which {CREATOR_ROLE[x.kind]}?"
-            yield Question("triviaqa", "work_by_genre", q, [c.name], [self.work(wk, x.genre)], wk)
+            yield Question("triviaqa", "work_by_genre", q, [c.name], [self.work(wk, "creator", CREATOR_ROLE[x.kind])], wk)
         osig: dict[tuple, int] = {}
         for o in ORG.values():
             osig[(o.industry, o.founded, o.city)] = osig.get((o.industry, o.founded, o.city), 0) + 1
         for ok, o in ORG.items():
             if o.kind == "company" and osig[(o.industry, o.founded, o.city)] == 1:
                 q = f"Which {o.industry} company, founded in {o.founded}, has its headquarters in {C[o.city].name}?"
-                hop = Hop(f"{o.industry} company founded in {o.founded} headquartered in {C[o.city].name}", f"org:{ok}", f"{o.industry} company {C[o.city].name}")
+                hop = self.org(ok, "founded", "founded", f"{o.industry} {o.founded} {C[o.city].name}")
                 yield Question("triviaqa", "reverse_company", q, [o.name], [hop], ok)
         lsig: dict[tuple, int] = {}
         for c in C.values():
@@ -201,27 +219,28 @@ class _Gen:
         for ck, c in C.items():
             if lsig[(c.landmark, c.river)] == 1:
                 q = f"Which city on the {c.river} River is best known for its {c.landmark}?"
-                hop = Hop(f"city {c.river} River landmark {c.landmark}", f"city:{ck}", f"{c.landmark} {c.river} River city")
-                yield Question("triviaqa", "reverse_city", q, [c.name], [hop], ck)
+                yield Question("triviaqa", "reverse_city", q, [c.name], [self.city(ck, "landmark", "known", f"{c.river} {c.landmark}")], ck)
 
     # ---- popqa ---------------------------------------------------------------------------------
     def popqa(self) -> Iterator[Question]:
         P, W, C, T = self.P, self.W, self.C, self.T
         for p in self.people_main():
-            yield Question("popqa", "occupation", f"What is {p.name}'s occupation?", [p.occupation], [self.bio(p.key, "")], p.key)
-            yield Question("popqa", "place_of_birth", f"In what city was {p.name} born?", [C[p.city].name], [self.bio(p.key, "born")], p.key)
+            yield Question("popqa", "occupation", f"What is {p.name}'s occupation?", [p.occupation], [self.person(p.key, "occupation", "occupation")], p.key)
+            yield Question("popqa", "place_of_birth", f"In what city was {p.name} born?", [C[p.city].name], [self.person(p.key, "born", "born")], p.key)
             if p.father:
-                yield Question("popqa", "father", f"Who was the father of {p.name}?", [P[p.father].name], [self.bio(p.key, "father")], p.key)
+                yield Question("popqa", "father", f"Who was the father of {p.name}?", [P[p.father].name], [self.person(p.key, "father", "father")], p.key)
         role_q = {"author": "Who is the author of", "director": "Who was the director of", "composer": "Who was the composer of",
-                  "painter": "Who painted", "performer": "Who recorded"}  # fmt: skip
+                  "painter": "Who was the painter of", "performer": "Who was the performer of"}  # fmt: skip
         for wk, x in W.items():
             name = x.title if self.title_count[x.title] == 1 else f"{x.title} ({x.kind})"
-            yield Question("popqa", "genre", f"What genre is {name}?", [x.genre], [self.work(wk)], wk)
-            yield Question("popqa", "creator", f"{role_q[CREATOR_ROLE[x.kind]]} {name}?", [P[x.creator].name], [self.work(wk)], wk)
+            yield Question("popqa", "genre", f"What genre is {name}?", [x.genre], [self.work(wk, "genre", "genre", name)], wk)
+            q = role_q[CREATOR_ROLE[x.kind]]
+            ask = q.split()[-2]  # "author", "director", ...
+            yield Question("popqa", "creator", f"{q} {name}?", [P[x.creator].name], [self.work(wk, "creator", ask, name)], wk)
         for ck, c in C.items():
-            yield Question("popqa", "country", f"In what country is {c.name}?", [T[c.country].name], [self.city(ck, "city in")], ck)
+            yield Question("popqa", "country", f"In what country is {c.name}?", [T[c.country].name], [self.city(ck, "country", "country")], ck)
         for tk, t in T.items():
-            yield Question("popqa", "capital", f"What is the capital of {t.name}?", [C[t.capital].name], [self.country(tk, "capital")], tk)
+            yield Question("popqa", "capital", f"What is the capital of {t.name}?", [C[t.capital].name], [self.country(tk, "capital", "capital")], tk)
 
     # ---- hotpotqa ------------------------------------------------------------------------------
     def hotpotqa(self) -> Iterator[Question]:
@@ -229,28 +248,28 @@ class _Gen:
         for ok, o in ORG.items():
             f = P[o.founder]
             yield Question("hotpotqa", "founder_birth_year", f"In what year was the founder of {o.name} born?", _year(f.born),
-                           [self.org(ok), self.bio(f.key, "born")], ok)  # fmt: skip
+                           [self.org(ok, "founder", "founder"), self.person(f.key, "born", "born")], ok)  # fmt: skip
             yield Question("hotpotqa", "founder_birthplace", f"The founder of {o.name} was born in which city?", [C[f.city].name],
-                           [self.org(ok), self.bio(f.key, "born")], ok)  # fmt: skip
+                           [self.org(ok, "founder", "founder"), self.person(f.key, "born", "born")], ok)  # fmt: skip
         for wk, x in W.items():
             c = P[x.creator]
             role = CREATOR_ROLE[x.kind]
             yield Question("hotpotqa", "creator_birthplace", f"Where was the {role} of {self.work_ref(wk)} born?", [C[c.city].name],
-                           [self.work(wk), self.bio(c.key, "born")], wk)  # fmt: skip
+                           [self.work(wk, "creator", role), self.person(c.key, "born", "born")], wk)  # fmt: skip
             if c.university:
                 yield Question("hotpotqa", "creator_university", f"At which university did the {role} of {self.work_ref(wk)} study?",
-                               [ORG[c.university].name], [self.work(wk), self.bio(c.key, "studied")], wk)  # fmt: skip
+                               [ORG[c.university].name], [self.work(wk, "creator", role), self.person(c.key, "university", "university")], wk)  # fmt: skip
             if x.publisher:
                 pub = PUBLISHER_KIND[x.kind]
                 yield Question("hotpotqa", "publisher_year", f"In what year was the {pub} that issued {self.work_ref(wk)} founded?",
-                               _year(ORG[x.publisher].founded), [self.work(wk), self.org(x.publisher)], wk)  # fmt: skip
+                               _year(ORG[x.publisher].founded), [self.work(wk, "publisher", pub), self.org(x.publisher, "founded", "founded")], wk)  # fmt: skip
         for p in self.people_main():
             yield Question("hotpotqa", "birthplace_river", f"Which river flows through the birthplace of {p.name}?", self.river(p.city),
-                           [self.bio(p.key, "born"), self.city(p.city, "river")], p.key)  # fmt: skip
+                           [self.person(p.key, "born", "birthplace"), self.city(p.city, "river", "river")], p.key)  # fmt: skip
             if p.university:
                 u = ORG[p.university]
                 yield Question("hotpotqa", "university_city", f"In which city is the university where {p.name} studied?", [C[u.city].name],
-                               [self.bio(p.key, "studied"), self.org(u.key, "university in")], p.key)  # fmt: skip
+                               [self.person(p.key, "university", "university"), self.org(u.key, "location", "city")], p.key)  # fmt: skip
 
     # ---- 2wikimultihopqa -----------------------------------------------------------------------
     def comparisons(self, mine: Callable[[str], bool], rng: random.Random) -> Iterator[Question]:
@@ -268,7 +287,7 @@ class _Gen:
                     continue
                 first = a if a.born < b.born else b
                 yield Question("2wikimultihopqa", "born_first", f"Who was born first, {a.name} or {b.name}?", [first.name],
-                               [self.bio(a.key, "born"), self.bio(b.key, "born")], a.key, (a.key, b.key))  # fmt: skip
+                               [self.person(a.key, "born", "born"), self.person(b.key, "born", "born")], a.key, (a.key, b.key))  # fmt: skip
             elif t == 1:
                 x = rng.choice(works)
                 same = [w for w in works if w.kind == x.kind and w.year != x.year and w.title != x.title]
@@ -277,14 +296,14 @@ class _Gen:
                 y = rng.choice(same)
                 first = x if x.year < y.year else y
                 yield Question("2wikimultihopqa", "released_first", f"Which {x.kind} came out first, {x.title} or {y.title}?", [first.title],
-                               [self.work(x.key), self.work(y.key)], x.key, (x.key, y.key))  # fmt: skip
+                               [self.work(x.key, "year", "came out"), self.work(y.key, "year", "came out")], x.key, (x.key, y.key))  # fmt: skip
             elif t == 2:
                 x, y = rng.sample(orgs, 2)
                 if x.founded == y.founded:
                     continue
                 first = x if x.founded < y.founded else y
                 yield Question("2wikimultihopqa", "founded_first", f"Which was founded earlier, {x.name} or {y.name}?", [first.name],
-                               [self.org(x.key), self.org(y.key)], x.key, (x.key, y.key))  # fmt: skip
+                               [self.org(x.key, "founded", "founded"), self.org(y.key, "founded", "founded")], x.key, (x.key, y.key))  # fmt: skip
             elif t == 3:
                 a = rng.choice(people)
                 same = [p for p in people if p.city == a.city and p.key != a.key]
@@ -293,7 +312,7 @@ class _Gen:
                     continue
                 ans = "yes" if a.city == b.city else "no"
                 yield Question("2wikimultihopqa", "same_birthplace", f"Were {a.name} and {b.name} born in the same city?", [ans],
-                               [self.bio(a.key, "born"), self.bio(b.key, "born")], a.key, (a.key, b.key))  # fmt: skip
+                               [self.person(a.key, "born", "born"), self.person(b.key, "born", "born")], a.key, (a.key, b.key))  # fmt: skip
             elif t == 4:
                 a = rng.choice(people)
                 same = [p for p in people if p.occupation == a.occupation and p.key != a.key]
@@ -302,12 +321,12 @@ class _Gen:
                     continue
                 ans = "yes" if a.occupation == b.occupation else "no"
                 yield Question("2wikimultihopqa", "same_occupation", f"Did {a.name} and {b.name} have the same occupation?", [ans],
-                               [self.bio(a.key, ""), self.bio(b.key, "")], a.key, (a.key, b.key))  # fmt: skip
+                               [self.person(a.key, "occupation", "occupation"), self.person(b.key, "occupation", "occupation")], a.key, (a.key, b.key))  # fmt: skip
             else:
                 x, y = rng.sample(cities, 2)
                 big = x if x.population > y.population else y
                 yield Question("2wikimultihopqa", "larger_city", f"Which city has the larger population, {x.name} or {y.name}?", [big.name],
-                               [self.city(x.key, "population"), self.city(y.key, "population")], x.key, (x.key, y.key))  # fmt: skip
+                               [self.city(x.key, "population", "population"), self.city(y.key, "population", "population")], x.key, (x.key, y.key))  # fmt: skip
 
     # ---- musique -------------------------------------------------------------------------------
     def musique(self) -> Iterator[Question]:
@@ -316,28 +335,35 @@ class _Gen:
             c = P[x.creator]
             role = CREATOR_ROLE[x.kind]
             yield Question("musique", "creator_country", f"In which country was the {role} of {self.work_ref(wk)} born?",
-                           [T[C[c.city].country].name], [self.work(wk), self.bio(c.key, "born"), self.city(c.city, "city in")], wk)  # fmt: skip
+                           [T[C[c.city].country].name],
+                           [self.work(wk, "creator", role), self.person(c.key, "born", "born"), self.city(c.city, "country", "country")], wk)  # fmt: skip
             if x.publisher:
                 o = ORG[x.publisher]
+                pub = PUBLISHER_KIND[x.kind]
                 yield Question("musique", "publisher_country",
-                               f"In which country is the {PUBLISHER_KIND[x.kind]} that issued {self.work_ref(wk)} headquartered?",
-                               [T[C[o.city].country].name], [self.work(wk), self.org(o.key, "headquartered"), self.city(o.city, "city in")], wk)  # fmt: skip
+                               f"In which country is the {pub} that issued {self.work_ref(wk)} headquartered?",
+                               [T[C[o.city].country].name],
+                               [self.work(wk, "publisher", pub), self.org(o.key, "location", "headquartered"), self.city(o.city, "country", "country")], wk)  # fmt: skip
         for ok, o in ORG.items():
             f = P[o.founder]
             yield Question("musique", "founder_river", f"Which river flows through the city where the founder of {o.name} was born?",
-                           self.river(f.city), [self.org(ok), self.bio(f.key, "born"), self.city(f.city, "river")], ok)  # fmt: skip
+                           self.river(f.city),
+                           [self.org(ok, "founder", "founder"), self.person(f.key, "born", "born"), self.city(f.city, "river", "river")], ok)  # fmt: skip
         for p in self.people_main():
             if p.father:
                 fa = P[p.father]
                 yield Question("musique", "father_country", f"In which country was the father of {p.name} born?",
-                               [T[C[fa.city].country].name], [self.bio(p.key, "father"), self.bio(fa.key, "born"), self.city(fa.city, "city in")], p.key)  # fmt: skip
+                               [T[C[fa.city].country].name],
+                               [self.person(p.key, "father", "father"), self.person(fa.key, "born", "born"), self.city(fa.city, "country", "country")], p.key)  # fmt: skip
                 yield Question("musique", "father_birth_year", f"When was the father of {p.name} born?", _year(fa.born),
-                               [self.bio(p.key, "father"), self.bio(fa.key, "born")], p.key)  # fmt: skip
+                               [self.person(p.key, "father", "father"), self.person(fa.key, "born", "born")], p.key)  # fmt: skip
             if p.university:
                 u = ORG[p.university]
                 yield Question("musique", "university_population",
                                f"What is the population of the city where the university attended by {p.name} is located?",
-                               [f"{C[u.city].population:,}"], [self.bio(p.key, "studied"), self.org(u.key, "university in"), self.city(u.city, "population")], p.key)  # fmt: skip
+                               [f"{C[u.city].population:,}"],
+                               [self.person(p.key, "university", "university"), self.org(u.key, "location", "located"),
+                                self.city(u.city, "population", "population")], p.key)  # fmt: skip
 
     # ---- bamboogle -----------------------------------------------------------------------------
     def bamboogle(self) -> Iterator[Question]:
@@ -346,23 +372,24 @@ class _Gen:
             t = T[c.country]
             if t.capital != ck:
                 yield Question("bamboogle", "city_currency", f"What currency is used in the country where {c.name} is located?",
-                               [t.currency], [self.city(ck, "city in"), self.country(t.key, "currency")], ck)  # fmt: skip
+                               [t.currency], [self.city(ck, "country", "country"), self.country(t.key, "currency", "currency")], ck)  # fmt: skip
             else:
                 yield Question("bamboogle", "capital_language", f"What is the official language of the country whose capital is {c.name}?",
-                               [t.language], [self.capital_city(ck), self.country(t.key, "official language")], ck)  # fmt: skip
+                               [t.language], [self.city(ck, "capital", "capital"), self.country(t.key, "language", "language")], ck)  # fmt: skip
         for p in self.people_main():
             c = C[p.city]
             yield Question("bamboogle", "hometown_landmark", f"What is the best-known landmark of the city where {p.name} was born?",
-                           [c.landmark, f"{c.name} {c.landmark}"], [self.bio(p.key, "born"), self.city(p.city, "landmark")], p.key)  # fmt: skip
+                           [c.landmark, f"{c.name} {c.landmark}"], [self.person(p.key, "born", "born"), self.city(p.city, "landmark", "landmark")], p.key)  # fmt: skip
             if p.spouse:
                 s = P[p.spouse]
                 yield Question("bamboogle", "spouse_birth_year", f"In what year was the spouse of {p.name} born?", _year(s.born),
-                               [self.bio(p.key, "married"), self.bio(s.key, "born")], p.key)  # fmt: skip
+                               [self.person(p.key, "spouse", "spouse"), self.person(s.key, "born", "born")], p.key)  # fmt: skip
         for wk, x in W.items():
             c = P[x.creator]
             if c.spouse:
-                yield Question("bamboogle", "creator_spouse", f"Who was married to the {CREATOR_ROLE[x.kind]} of {self.work_ref(wk)}?",
-                               [P[c.spouse].name], [self.work(wk), self.bio(c.key, "married")], wk)  # fmt: skip
+                role = CREATOR_ROLE[x.kind]
+                yield Question("bamboogle", "creator_spouse", f"Who was married to the {role} of {self.work_ref(wk)}?",
+                               [P[c.spouse].name], [self.work(wk, "creator", role), self.person(c.key, "spouse", "married")], wk)  # fmt: skip
 
 
 def split_of_anchor(key: str, seed: int) -> str:

@@ -1,11 +1,18 @@
 """A deterministic, invented knowledge world written up as an encyclopedia in wiki-18's format.
 
-Every name is made up (so no fact can be guessed from pretraining or from the question), every fact is
-stated in exactly the passages that describe its subject, and distractor passages share names and words
-with the real ones: near-namesake people with their own biographies, surname index pages, event reports
-that mention people without the asked facts, river pages, landmark pages, and works that share a title
-with a work of another kind ("The Glass Orchard (novel)" and "... (film)"). Real-looking retrieval
-therefore matters: BM25 has to rank the right biography above "Quillan Orrey".
+Every name is made up (so no fact can be guessed from pretraining or from the question). Each asked fact
+is stated on exactly one *fact page* of its subject: a person's origins page (birth years, birth city,
+father) and career page (occupation, university, spouse), a work's page, an organization's page, a
+city's page, a country's page. Fact pages word facts in their own way, never with the words questions
+use (`PASSAGE_WORDS`: "X is a native of Y" where a question says "born", "credited to" for "wrote" /
+"directed", "established by" for "founded", "lies on" for "river", "seat of government" for "capital").
+`DOCUMENTED_FRACTION` of the asked-about entities are "well documented": they also have
+`NOTES_PER_ENTITY` open-questions pages that repeat the questions' vocabulary and the entity's name and
+state no fact. So a search with the question's words (or the bare name) returns those pages, while the
+name plus the passage words returns the fact page first. Other distractors share names and words with
+the real pages: near-namesake people with their own pages ("Quillan Orrey" beside "Quillan Orr"),
+surname index pages, event reports that name people and works without any of their facts, river pages,
+and works that share a title with a work of another kind ("The Glass Orchard (novel)" and "... (film)").
 
 The world is a pure function of `WORLD_VERSION` and the seed; `build_world()` takes well under a second.
 """
@@ -18,7 +25,7 @@ from dataclasses import dataclass, field
 
 from agentgym.retrieval.corpus import make_contents
 
-WORLD_VERSION = "searchqa-world-v1"
+WORLD_VERSION = "searchqa-world-v2"
 DEFAULT_SEED = 20250501
 
 
@@ -113,6 +120,7 @@ class World:
     works: dict[str, Work] = field(default_factory=dict)
     docs: list[Doc] = field(default_factory=list)
     doc_by_key: dict[str, Doc] = field(default_factory=dict)
+    events: list[tuple[int, str]] = field(default_factory=list)  # (year, city key) of each event report
 
     def corpus(self) -> list[dict[str, str]]:
         """The corpus in wiki-18's JSONL record layout."""
@@ -124,6 +132,11 @@ class World:
     @property
     def main_people(self) -> list[Person]:
         return [p for p in self.people.values() if p.main]
+
+    def is_documented(self, key: str) -> bool:
+        """Whether the entity behind a page key ("person:p3", "city:t7", ...) has open-questions pages."""
+        h = _stable_hash(f"{WORLD_VERSION}:{self.seed}:documented:{key}")
+        return (h % 1000) < DOCUMENTED_FRACTION * 1000
 
 
 # ---- vocabularies ---------------------------------------------------------------------------------
@@ -139,7 +152,7 @@ _RIVER_A = ["Am", "Bra", "Cor", "Dwe", "Es", "Fal", "Gre", "Hes", "Is", "Jut", "
 _RIVER_B = ["sel", "e", "row", "n", "k", "low", "nt", "sel", "ka", "ter", "l", "k", "row", "th", "rin", "l", "rry", "ll", "row", "y"]
 CURRENCIES = ["dravo", "ornal", "skell", "mirra", "tolen", "vask", "quint", "brell", "dusket", "fenna", "garo", "hallet", "istra", "jorin", "kessa", "lume", "nabbe", "pallan", "rusk", "sorrel"]
 LANGUAGES = ["Kessic", "Orvan", "Tallish", "Muric", "Aldan", "Brevic", "Dunnish", "Estral", "Fennic", "Gothal", "Hessan", "Iskari", "Jorvic", "Lurian", "Marrish", "Nollic", "Pavic", "Quessan", "Rhunic", "Sallic"]
-LANDMARKS = ["clock tower", "stone bridge", "salt market", "glass dome", "old lighthouse", "bell foundry", "river gate", "copper observatory", "weavers' hall", "lantern arcade", "granary", "botanical garden"]
+LANDMARKS = ["clock tower", "stone bridge", "salt market", "glass dome", "old lighthouse", "bell foundry", "water gate", "copper observatory", "weavers' hall", "lantern arcade", "granary", "botanical garden"]
 OCCUPATIONS = {
     "novelist": "novel",
     "poet": "poetry collection",
@@ -158,15 +171,6 @@ GENRES = {
     "symphony": ["choral", "pastoral", "heroic", "chamber"],
     "album": ["folk", "jazz", "chamber", "orchestral"],
     "painting": ["landscape", "portrait", "seascape", "allegorical"],
-}
-CREATED = {
-    "novel": "written by",
-    "poetry collection": "written by",
-    "play": "written by",
-    "film": "directed by",
-    "symphony": "composed by",
-    "album": "recorded by",
-    "painting": "painted by",
 }
 CREATOR_ROLE = {  # the noun a question uses for a work's creator
     "novel": "author",
@@ -202,45 +206,107 @@ _COMPANY_SUFFIX = {
 _EVENT_KINDS = ["Exhibition", "Festival", "Congress", "Fair", "Salon", "Symposium"]
 
 
-RELEASED = {
-    "novel": "first published in",
-    "poetry collection": "first published in",
-    "play": "first published in",
-    "film": "released in",
-    "symphony": "premiered in",
-    "album": "released in",
-    "painting": "completed in",
+# How passages word each kind of fact. A fact page states its facts with these words and never with the
+# words a question uses ("born", "occupation", "founded", "river", "capital", ...), so the query that finds
+# it is the subject's name plus these words. Keys: (kind, attribute); "*" is every attribute of the kind.
+PASSAGE_WORDS = {
+    ("person", "born"): "native of",  # origins page: birth year, birth city, father
+    ("person", "father"): "native of",
+    ("person", "occupation"): "worked as",  # career page: occupation, university, spouse
+    ("person", "university"): "worked as",
+    ("person", "spouse"): "worked as",
+    ("work", "*"): "credited to",  # creator, year, genre, publisher
+    ("organization", "*"): "established by",  # founder, year, city
+    ("city", "*"): "lies on",  # country, river, population, landmark, seat of government
+    ("country", "*"): "seat of government",  # capital, currency, language
 }
-# Sentences that state no fact: they make passages wiki-length and give BM25 words to trip on.
+KINDS = ("person", "work", "organization", "city", "country")
+#: Share of the asked-about entities that are "well documented": each has NOTES_PER_ENTITY open-questions
+#: pages that repeat the questions' own words (born, founded, river, ...) but state no fact.
+DOCUMENTED_FRACTION = 0.4
+NOTES_PER_ENTITY = 3
+
+
+def passage_words(kind: str, attr: str) -> str:
+    """The words a fact page uses for `attr` of a `kind` entity (KeyError for an unknown pair)."""
+    return PASSAGE_WORDS.get((kind, attr)) or PASSAGE_WORDS[(kind, "*")]
+
+
+# Sentences that state no fact and use no question word: they make passages wiki-length.
 FILLER = {
     "person": [
         "{He} kept detailed notebooks that are now held in private collections.",
         "Contemporaries described {him} as patient and exacting.",
-        "{He} travelled widely and gave public lectures on {his} work.",
-        "Several of {his} students later became well known in their own right.",
-        "{His} correspondence with other artists and scholars survives in part.",
+        "{He} travelled widely and gave public lectures.",
+        "{His} letters to friends survive in part.",
     ],
     "city": [
         "The old town is laid out around a market square.",
-        "Local industries include milling, brewing and boat building.",
-        "A ferry crosses the river in summer, and a stone causeway links the outer districts.",
-        "The city hosts a yearly music festival and a winter market.",
+        "Local trades include milling and boat building.",
+        "A stone causeway links the outer districts.",
+        "A yearly music festival fills the market square.",
     ],
     "org": [
         "It employed several hundred people at its peak.",
-        "Its archives are kept in the city library.",
-        "It expanded to other countries in later decades.",
+        "Its archives are kept in a public library.",
+        "It opened branches abroad in later decades.",
     ],
     "work": [
         "Critics praised its structure and restraint.",
-        "It was revised once after its first appearance.",
+        "It was revised once after its debut.",
         "Later editions added a short preface.",
-        "It remains widely studied and often revived.",
+        "It remains widely read and often revived.",
+    ],
+}
+# Open-questions pages of well-documented entities: the questions' own vocabulary, no facts, only the
+# entity's own name. They are what a search with the question's words finds.
+NOTES = {
+    "person": [
+        "Open questions about {name}: in what city and in what year was {name} born, where is {his} birthplace, "
+        "who was the father of {name}, and what was {his} occupation? Sources disagree.",
+        "Readers ask at which university {name} did study, where {he} studied, who {name} married and who was "
+        "{his} spouse, and when and where {name} was born. No record settles it.",
+        "Disputed details about {name}: the father, the birthplace, the city and year {name} was born, the "
+        "occupation, the university attended, the spouse {name} married, and who was born first.",
+    ],
+    "work": [
+        "Open questions about {name}: who wrote, directed, composed, painted or recorded {name}, in what year "
+        "was it released or completed, and what genre is it? Sources disagree.",
+        "Readers ask which author, director, composer, painter or performer made {name}, when it came out "
+        "first, and which publisher, studio or label issued {name}. No record settles it.",
+        "Disputed details about {name}: the genre of the work, the year {name} was released or came out, "
+        "who wrote or directed it, and the publisher that issued it.",
+    ],
+    "organization": [
+        "Open questions about {name}: who founded {name}, in what year was it founded, and in which city is "
+        "it headquartered or located? Sources disagree.",
+        "Readers ask who the founder of {name} was, when {name} was founded, where its headquarters are, "
+        "and whether it was founded earlier than its rivals. No record settles it.",
+        "Disputed details about {name}: the founder, the year {name} was founded, the city where it is "
+        "headquartered, and the country of its headquarters.",
+    ],
+    "city": [
+        "Open questions about {name}: which river flows through {name}, what is the population of the "
+        "city, and in what country is it located? Sources disagree.",
+        "Readers ask about the best-known landmark of {name}, whether the city has the larger population, "
+        "which river flows through it, and whether {name} is a capital. No record settles it.",
+        "Disputed details about {name}: the river, the population of the city, the country where {name} "
+        "is located, its best-known landmark, and the capital it belongs with.",
+    ],
+    "country": [
+        "Open questions about {name}: what is the capital of {name}, what currency is used in the country, "
+        "and what is its official language? Sources disagree.",
+        "Readers ask which city is the capital of {name}, what currency is used in {name}, and which "
+        "official language the country has. No record settles it.",
+        "Disputed details about {name}: the capital, the currency used in the country, and the official "
+        "language of {name}.",
     ],
 }
 
 
 def article(word: str) -> str:
+    if word.lower().startswith(("uni", "use", "eu")):
+        return "a"  # "a university"
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
@@ -423,98 +489,78 @@ class _Builder:
         text = " ".join(out).format(**{k.capitalize(): v.capitalize() for k, v in names.items()}, **names)
         return text
 
+    def _notes(self, kind: str, key: str, name: str, title: str, he: str = "it", his: str = "its") -> None:
+        """The open-questions pages of a well-documented entity (none for the others)."""
+        if not self.w.is_documented(key):
+            return
+        for i, template in enumerate(NOTES[kind]):
+            self._add(f"{key}:notes{i}", title, f"{name} " + template.format(name=name, he=he, his=his))
+
     def _write_docs(self) -> None:
-        w, r = self.w, self.rng
+        w = self.w
+        r = self.rng
         P, C, ORG, T = w.people, w.cities, w.orgs, w.countries
-        works_by: dict[str, list[Work]] = {}
-        for wk in w.works.values():
-            works_by.setdefault(wk.creator, []).append(wk)
+        capital_of = {c.capital: c for c in T.values()}
 
         for c in T.values():
-            cap = C[c.capital].name
             self._add(
                 f"country:{c.key}",
                 c.name,
-                f"{c.name} {c.name} is a country whose capital is {cap}. Its currency is the {c.currency}, "
-                f"and its official language is {c.language}. Other cities in {c.name} include "
-                + ", ".join(x.name for x in C.values() if x.country == c.key and x.key != c.capital)[:300]
-                + ".",
+                f"{c.name} {c.name} is a nation whose seat of government is {C[c.capital].name}. Its people pay in "
+                f"the {c.currency} and speak {c.language}. Its roads follow the old trade routes.",
             )
+            self._notes("country", f"country:{c.key}", c.name, c.name)
         for t in C.values():
-            country = T[t.country].name
-            capital = f" and the capital of {country}" if T[t.country].capital == t.key else ""
+            seat = f" It is the seat of government of {capital_of[t.key].name}." if t.key in capital_of else ""
             self._add(
                 f"city:{t.key}",
                 t.name,
-                f"{t.name} {t.name} is a city in {country}{capital}, on the {t.river} River. The city was "
-                f"founded in {t.founded} and has a population of {t.population:,}. Its best-known landmark "
-                f"is the {t.landmark}. " + self._filler("city"),
+                f"{t.name} {t.name} is a settlement in {T[t.country].name} that lies on the {t.river}. It was "
+                f"settled in {t.founded}, is home to {t.population:,} people and is famous for its "
+                f"{t.landmark}.{seat} " + self._filler("city"),
             )
-            self._add(
-                f"landmark:{t.key}",
-                f"{t.name} {t.landmark.title()}",
-                f"The {t.name} {t.landmark} is the best-known landmark of {t.name}. Visitors reach it from "
-                f"the banks of the {t.river} River.",
-            )
-        rivers: dict[str, list[City]] = {}
-        for t in C.values():
-            rivers.setdefault(t.river, []).append(t)
-        for river, towns in sorted(rivers.items()):
+            self._notes("city", f"city:{t.key}", t.name, t.name)
+        for river in sorted({t.river for t in C.values()}):
             self._add(
                 f"river:{river}",
                 f"{river} River",
-                f"{river} River The {river} is a river that flows past "
-                + ", ".join(t.name for t in towns)
-                + ". Its valley is known for mills and ferries.",
+                f"{river} River The {river} is a river known for its mills and ferries. Its valley is wide and green.",
             )
         for p in P.values():
-            he, his = ("He", "His") if p.gender == "m" else ("She", "Her")
-            life = f"{p.born}–{p.died}" if p.died else f"born {p.born}"
-            bio = f"{p.name} {p.name} ({life}) was {article(p.occupation)} {p.occupation} born in {C[p.city].name} in {p.born}."
-            if p.university:
-                bio += f" {he} studied at {ORG[p.university].name}."
+            he, him, his = ("he", "him", "his") if p.gender == "m" else ("she", "her", "her")
+            life = f"{p.born}–{p.died}" if p.died else f"{p.born}–"
+            origins = f"{p.name} {p.name} ({life}) is a native of {C[p.city].name}."
             if p.father:
-                bio += f" {p.name}'s father was {P[p.father].name}, {article(P[p.father].occupation)} {P[p.father].occupation}."
+                origins += f" {he.capitalize()} is a child of {P[p.father].name}."
+            self._add(f"person:{p.key}:origins", p.name, origins + " " + self._filler("person", 1, him=him, he=he, his=his))
+            career = f"{p.name} {p.name} worked as {article(p.occupation)} {p.occupation}."
+            if p.university:
+                career += f" {he.capitalize()} trained at {ORG[p.university].name}."
             if p.spouse:
-                bio += f" {he} married {P[p.spouse].name}, {article(P[p.spouse].occupation)} {P[p.spouse].occupation}."
-            self._add(f"person:{p.key}:bio", p.name, bio)
-            career = f"{p.name} worked as {article(p.occupation)} {p.occupation} for most of {his.lower()} life."
-            own = works_by.get(p.key, [])
-            if own:
-                career += " " + " ".join(
-                    f"In {wk.year} {he.lower()} completed the {wk.kind} {wk.title}." for wk in own
-                )
-            founded = [o for o in ORG.values() if o.founder == p.key]
-            for o in founded:
-                career += f" {he} founded {o.name} in {o.founded}."
-            if not p.main:
-                career += f" {he} is sometimes confused with other people named {p.last}."
-            career += " " + self._filler("person", him=("him" if p.gender == "m" else "her"), he=he, his=his.lower())
-            self._add(f"person:{p.key}:career", p.name, career)
+                career += f" {he.capitalize()} wedded {P[p.spouse].name}."
+            self._add(f"person:{p.key}:career", p.name, career + " " + self._filler("person", 1, him=him, he=he, his=his))
+            if p.main:
+                self._notes("person", f"person:{p.key}", p.name, p.name, he, his)
         for o in ORG.values():
             where = C[o.city].name
-            if o.kind == "university":
-                text = f"{o.name} {o.name} is a university in {where}. It was founded in {o.founded} by {P[o.founder].name}."
-            elif o.kind == "company":
-                text = (
-                    f"{o.name} {o.name} is {article(o.industry)} {o.industry} company headquartered in {where}. It was founded in "
-                    f"{o.founded} by {P[o.founder].name}."
-                )
-            else:
-                text = (
-                    f"{o.name} {o.name} is {article(o.kind)} {o.kind} ({o.industry}) headquartered in {where}. It was founded in "
-                    f"{o.founded} by {P[o.founder].name}."
-                )
-            self._add(f"org:{o.key}", o.name, text + " " + self._filler("org"))
+            what = f"{article(o.industry)} {o.industry} company" if o.kind == "company" else f"{article(o.kind)} {o.kind}"
+            self._add(
+                f"org:{o.key}",
+                o.name,
+                f"{o.name} {o.name} is {what} based in {where}, established by {P[o.founder].name} in {o.founded}. "
+                + self._filler("org"),
+            )
+            self._notes("organization", f"org:{o.key}", o.name, o.name)
         for wk in w.works.values():
             text = (
-                f"{wk.page} {wk.title} is {article(wk.genre)} {wk.genre} {wk.kind} {CREATED[wk.kind]} "
-                f"{P[wk.creator].name}, {RELEASED[wk.kind]} {wk.year}."
+                f"{wk.page} {wk.title} is {article(wk.genre)} {wk.genre} {wk.kind} credited to {P[wk.creator].name} "
+                f"and dated {wk.year}."
             )
             if wk.publisher:
-                text += f" It was issued by {ORG[wk.publisher].name}."
+                text += f" It was distributed by {ORG[wk.publisher].name}."
             self._add(f"work:{wk.key}", wk.page, text + " " + self._filler("work"))
-        # surname index pages
+            self._notes("work", f"work:{wk.key}", wk.page, wk.page)
+        # surname index pages: names only
         by_last: dict[str, list[Person]] = {}
         for p in P.values():
             by_last.setdefault(p.last, []).append(p)
@@ -524,11 +570,9 @@ class _Builder:
             self._add(
                 f"surname:{last}",
                 f"{last} (surname)",
-                f"{last} is a surname. Notable people with the surname include "
-                + "; ".join(f"{p.name}, {article(p.occupation)} {p.occupation}" for p in ps)
-                + ".",
+                f"{last} is a surname. Notable people with the surname include " + "; ".join(p.name for p in ps) + ".",
             )
-        # event reports: people and works mentioned without their birth, family or founding facts
+        # event reports: people and works mentioned without any of their facts
         main = w.main_people
         works = list(w.works.values())
         for i in range(230):
@@ -539,10 +583,11 @@ class _Builder:
             shown = r.choice(works)
             text = (
                 f"The {year} {city.name} {kind} was held in {city.name}. Guests included "
-                + ", ".join(f"the {g.occupation} {g.name}" for g in guests)
-                + f". The programme featured the {shown.kind} {shown.title} by {P[shown.creator].name}."
+                + ", ".join(g.name for g in guests)
+                + f". The programme featured {shown.title}."
             )
             self._add(f"event:{i}", f"{year} {city.name} {kind}", text)
+            w.events.append((year, city.key))
         # wiki-18 style ids: a deterministic shuffle, then 0..N-1
         order = sorted(w.docs, key=lambda d: _stable_hash(f"{WORLD_VERSION}:{w.seed}:{d.key}"))
         for i, d in enumerate(order):
