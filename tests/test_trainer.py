@@ -57,6 +57,37 @@ def test_sdar_steps_write_metrics_checkpoints_and_change_weights(tiny_model, tmp
     assert (run / "config.yaml").is_file() and any((run / "tensorboard").iterdir())
 
 
+def test_a_torn_newest_checkpoint_falls_back_and_foreign_weights_are_a_clear_error(tiny_model, tmp_path):
+    from agentgym.core.errors import AgentGymError
+    from agentgym.trainer.loop import Trainer
+
+    run = tmp_path / "run"
+    cfg = load_config(None, dict(COMMON, backend="grpo", model=str(tiny_model), steps=2, out_dir=str(run),
+                                 checkpoint_every=1, keep_checkpoints=2))
+    tr = Trainer(cfg)
+    for _ in range(2):
+        tr.train_step()
+        tr.step += 1  # the run loop's bookkeeping
+        tr.save_checkpoint()
+    tr.close()
+    newest = run / "checkpoints" / "step_000002" / "policy" / "model.safetensors"
+    newest.write_bytes(newest.read_bytes()[:100])  # torn after it was marked complete
+    tr = Trainer(cfg)
+    with pytest.warns(UserWarning, match="step_000002 is unreadable"):
+        assert tr.resume()
+    assert tr.step == 1
+    tr.close()
+    other = tmp_path / "other"  # the same vocabulary, another width: a checkpoint of another architecture
+    from agentgym.models.build import init_model_dir
+
+    init_model_dir(ENV, other, vocab_size=400, size=ModelSize(hidden_size=48, num_hidden_layers=1,
+                   num_attention_heads=2, num_key_value_heads=1, intermediate_size=64), demos=20)
+    tr = Trainer(load_config(None, dict(COMMON, backend="grpo", model=str(other), steps=2, out_dir=str(run))))
+    with pytest.raises(AgentGymError, match="another architecture"):
+        tr.resume()
+    tr.close()
+
+
 def test_nan_loss_skips_the_update(tiny_model, tmp_path):
     from agentgym.trainer.loop import Trainer
 

@@ -4,6 +4,10 @@ A checkpoint is a folder `checkpoints/step_000N/` holding the policy (a normal H
 be evaluated or served on its own), the optimizer and scheduler state, the RNG states, the skill-store
 state and the trainer state (step, metrics so far). It is written to a temporary folder and renamed
 into place, so a crash mid-write never leaves a half checkpoint that `latest()` would pick.
+
+Loading one never runs code from it (run folders get shared): weights are safetensors, the RNG states
+JSON and safetensors, and the optimizer state is read with `torch.load(weights_only=True)`, which
+accepts tensors and plain containers only; anything else is refused with an `AgentGymError`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
+
+from agentgym.core.errors import AgentGymError
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 
@@ -29,6 +36,46 @@ def rng_state() -> dict[str, Any]:
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     }
+
+
+def _save_rng(folder: Path) -> None:
+    """RNG states as JSON (Python, NumPy) and safetensors (torch, CUDA): no pickle."""
+    st = rng_state()
+    version, internal, gauss = st["python"]
+    name, keys, pos, has_gauss, cached = st["numpy"]
+    (folder / "rng.json").write_text(json.dumps({
+        "python": [version, list(internal), gauss],
+        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+    }))
+    tensors = {"torch": st["torch"]}
+    for i, t in enumerate(st["cuda"] or []):
+        tensors[f"cuda_{i}"] = t
+    save_file(tensors, str(folder / "rng.safetensors"))
+
+
+def _load_rng(folder: Path) -> dict[str, Any]:
+    if not (folder / "rng.json").is_file():
+        raise AgentGymError(f"checkpoint {folder} has no rng.json (written by an older agentgym, whose pickled "
+                            "RNG state is not loaded for safety); start the run anew")
+    try:
+        d = json.loads((folder / "rng.json").read_text())
+        version, internal, gauss = d["python"]
+        name, keys, pos, has_gauss, cached = d["numpy"]
+        tensors = load_file(str(folder / "rng.safetensors"))
+        cuda = [tensors[k] for k in sorted((k for k in tensors if k.startswith("cuda_")), key=lambda k: int(k[5:]))]
+        return {"python": (int(version), tuple(int(x) for x in internal), gauss),
+                "numpy": (str(name), np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached)),
+                "torch": tensors["torch"], "cuda": cuda or None}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise AgentGymError(f"checkpoint {folder}: unreadable RNG state ({e})") from e
+
+
+def _load_optimizer(path: Path) -> Any:
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as e:  # UnpicklingError for anything but tensors and plain containers
+        raise AgentGymError(f"checkpoint file {path} holds more than tensors and plain values; refusing to "
+                            f"load it ({type(e).__name__})") from e
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -43,13 +90,19 @@ def checkpoint_dir(run_dir: str | Path, step: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"step_{step:06d}"
 
 
-def latest(run_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint of a run, or None."""
+def complete(run_dir: str | Path) -> list[Path]:
+    """The run's complete checkpoints (trainer_state.json written), newest first."""
     root = Path(run_dir) / "checkpoints"
     if not root.is_dir():
-        return None
+        return []
     done = [p for p in root.iterdir() if _STEP_DIR.match(p.name) and (p / "trainer_state.json").is_file()]
-    return max(done, key=lambda p: int(_STEP_DIR.match(p.name).group(1)), default=None)
+    return sorted(done, key=lambda p: int(_STEP_DIR.match(p.name).group(1)), reverse=True)
+
+
+def latest(run_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint of a run, or None."""
+    done = complete(run_dir)
+    return done[0] if done else None
 
 
 def save(run_dir: str | Path, step: int, *, model, tokenizer, optim_state: dict[str, Any] | None,
@@ -67,7 +120,7 @@ def save(run_dir: str | Path, step: int, *, model, tokenizer, optim_state: dict[
     tokenizer.save_pretrained(tmp / "policy")
     if optim_state is not None:
         torch.save(optim_state, tmp / "optimizer.pt")
-    torch.save(rng_state(), tmp / "rng.pt")
+    _save_rng(tmp)
     (tmp / "skills.json").write_text(json.dumps(skills_state or {}))
     # trainer_state.json is written last: its presence marks a complete checkpoint
     (tmp / "trainer_state.json").write_text(json.dumps(trainer_state))
@@ -83,8 +136,8 @@ def load(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     return {
         "policy_dir": path / "policy",
-        "optim_state": torch.load(path / "optimizer.pt", weights_only=False) if (path / "optimizer.pt").exists() else None,
-        "rng": torch.load(path / "rng.pt", weights_only=False),
+        "optim_state": _load_optimizer(path / "optimizer.pt") if (path / "optimizer.pt").exists() else None,
+        "rng": _load_rng(path),
         "skills": json.loads((path / "skills.json").read_text()),
         "trainer_state": json.loads((path / "trainer_state.json").read_text()),
     }

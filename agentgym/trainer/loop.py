@@ -317,14 +317,34 @@ class Trainer:
         )
 
     def resume(self) -> bool:
-        """Load the newest checkpoint of `out_dir`, if any; True when one was loaded."""
-        path = ckpt.latest(self.run_dir)
-        if path is None:
-            return False
-        state = ckpt.load(path)
+        """Load the newest readable checkpoint of `out_dir`, if any; True when one was loaded.
+
+        A checkpoint whose files are torn (a crash or a full disk after it was marked complete) is skipped
+        with a warning for the one before it; weights of another architecture are a clear error."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        weights = load_file(str(state["policy_dir"] / "model.safetensors"))
+        found = ckpt.complete(self.run_dir)
+        for path in found:
+            try:
+                state = ckpt.load(path)
+                weights = load_file(str(state["policy_dir"] / "model.safetensors"))
+                break
+            except (SafetensorError, OSError, ValueError, AgentGymError) as e:
+                warnings.warn(f"checkpoint {path.name} is unreadable ({str(e).splitlines()[0][:200]}); "
+                              "trying the one before it", stacklevel=2)
+        else:
+            if found:
+                raise AgentGymError(f"no readable checkpoint in {self.run_dir / 'checkpoints'} "
+                                    f"({len(found)} found, all torn); move it away to start anew")
+            return False
+        # (ZeRO-3 partitions parameters, so their local shapes say nothing: DeepSpeed checks those itself)
+        own = self.learner.module.state_dict() if self.cfg.zero_stage != 3 else {}
+        wrong = [k for k, v in weights.items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
+        if wrong:
+            raise AgentGymError(f"checkpoint {path} holds weights of another architecture ({wrong[0]}: "
+                                f"{tuple(weights[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)}); resume with the "
+                                "model it was trained from, or use a new --out")
         missing, unexpected = self.learner.module.load_state_dict(weights, strict=False)
         if unexpected or [k for k in missing if "lm_head" not in k]:
             raise AgentGymError(f"checkpoint {path} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
