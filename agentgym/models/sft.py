@@ -8,10 +8,13 @@ exactly the format of a rollout turn: `encode_prompt(tok, user_text)` -> `format
 Skill blocks: a `skill_fraction` of the episodes carry c+ (the skill store's block for the task) in
 front of every prompt, so the policy learns to read privileged context the way an instruct model can;
 otherwise the SDAR teacher would be shown text it cannot use. Those episodes are played more cleanly:
-their noise is `noise * skill_noise_scale` (with no env hook this association, c+ -> cleaner play, is
-what the policy can learn from the skill block: the skill texts are general strategies), and if the env can act on the skills themselves (an env
-method `expert_action_with_skills(skills)`), that expert plays them. The with-skills success of the
-result (tools/eval_default_policy.py) shows how much the teacher knows beyond the student.
+their noise is `noise * skill_noise_scale`, and if the env can act on the skills themselves (an env
+method `expert_action_with_skills(skills)`, which every built-in env has), that expert plays them: the
+policy learns to act on what c+ says (where objects usually are, which option a word means, which query
+reaches a passage). With `skill_mismatch`, a share of those episodes carry randomly retrieved skills
+instead, which the skill-reading expert can only partly use: c+ must be read, not merely noticed. The
+with-skills success of the result (tools/bench_skill_knowledge.py) shows how much the teacher knows beyond
+the student.
 
 Training: loss on response tokens only (the lm head runs only at those positions), right padding with
 no attention mask (causal attention makes padding at the end harmless), length-bucketed batches,
@@ -38,7 +41,7 @@ class SFTExample:
     with_skill: bool = False
 
 
-def _skill_store(env_id: str, seed: int):
+def _skill_store(env_id: str, seed: int, strategy: str = "keyword"):
     try:
         from agentgym.skills import SkillStore
     except Exception:
@@ -46,7 +49,7 @@ def _skill_store(env_id: str, seed: int):
     try:
         from agentgym.rollout.prompts import family_of
 
-        return SkillStore.create(env=family_of(env_id), strategy="keyword", k=2, seed=seed)
+        return SkillStore.create(env=family_of(env_id), strategy=strategy, k=2, seed=seed)
     except Exception:
         return None
 
@@ -55,14 +58,7 @@ def _episode(env, task, *, noise: float, rng, env_id: str, seed: int, skills=Non
     """One expert episode; with skills and an env that supports it, the skill-aware expert plays."""
     from agentgym.core.demos import expert_episode
 
-    hook = getattr(env, "expert_action_with_skills", None)
-    if skills is None or hook is None:
-        return expert_episode(env, task, noise=noise, rng=rng, env_id=env_id, seed=seed)
-    env.expert_action = lambda: hook(skills)  # an instance attribute shadows the method for this episode
-    try:
-        return expert_episode(env, task, noise=noise, rng=rng, env_id=env_id, seed=seed)
-    finally:
-        del env.expert_action
+    return expert_episode(env, task, noise=noise, rng=rng, env_id=env_id, seed=seed, skills=skills)
 
 
 @dataclass
@@ -83,6 +79,7 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
         kwargs["split"] = cfg.split
     env = make(env_id, **kwargs).unwrapped
     store = _skill_store(env_id, cfg.seed) if cfg.skill_fraction > 0 else None
+    wrong = _skill_store(env_id, cfg.seed, "random") if cfg.skill_fraction > 0 and cfg.skill_mismatch > 0 else None
     rng = np.random.default_rng(cfg.seed)
     panel = env.panel()
     order = rng.permutation(len(panel))
@@ -91,6 +88,8 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
         for i in range(cfg.demos):
             task = panel[int(order[i % len(panel)])]
             skills = store.retrieve(task) if (store is not None and rng.random() < cfg.skill_fraction) else None
+            if skills and wrong is not None and rng.random() < cfg.skill_mismatch:
+                skills = wrong.retrieve(task)  # c+ that may say nothing about this task: read it, don't obey it
             prefix = None
             if skills:
                 from agentgym.skills import render_context

@@ -20,7 +20,7 @@ from agentgym.core.errors import AgentGymError
 
 #: Episode reward per env family: R = scale * won (method.md section 3), and the invalid-action penalty.
 ENV_REWARD = {
-    "alfworld": {"reward_scale": 10.0, "invalid_penalty": 0.1, "history": 2, "kl_coef": 0.01},
+    "alfworld": {"reward_scale": 10.0, "invalid_penalty": 0.1, "history": 4, "kl_coef": 0.01},
     "webshop": {"reward_scale": 10.0, "invalid_penalty": 0.1, "history": 2, "kl_coef": 0.01},
     "searchqa": {"reward_scale": 1.0, "invalid_penalty": 0.01, "history": 4, "kl_coef": 0.001},
 }

@@ -2,9 +2,13 @@
 
 Names are ALFWorld's (lower case, no spaces: `sinkbasin`, `remotecontrol`), so that prompts and policies
 written for ALFWorld read the same here. The tables are our own common-sense model of a home, not a copy
-of ALFRED's scene data: `HOMES[obj]` lists the receptacle types an object is usually found in, most likely
-first. World generation places objects by that order and the expert searches in the same order, which is
-the location prior a good agent learns (mugs sit on countertops and in coffee machines before cabinets).
+of ALFRED's scene data: `HOMES[obj]` lists every receptacle type an object can be found in.
+
+The world's regularities are `USUAL_PLACES`: per kind of object (food, cutlery, valuables, ...) the two
+or three receptacle types where it usually is, as in the AI2-THOR scenes ALFWorld comes from. World
+generation follows them with probability `USUAL_P` (else the object is anywhere else it fits), the
+ALFWorld skill library states each kind's places in words, and only the skill-reading expert uses them:
+the plain expert searches in the order the room lists its receptacles.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ HOMES: dict[str, tuple[str, ...]] = {
     "apple": ("fridge", "countertop", "diningtable", "garbagecan", "sinkbasin", "microwave"),
     "bread": ("countertop", "diningtable", "fridge", "garbagecan"),
     "butterknife": ("drawer", "countertop", "diningtable", "sinkbasin"),
-    "cup": ("cabinet", "countertop", "diningtable", "fridge", "sinkbasin", "shelf", "microwave"),
+    "cup": ("cabinet", "coffeemachine", "countertop", "diningtable", "fridge", "sinkbasin", "shelf", "microwave"),
     "dishsponge": ("sinkbasin", "countertop", "cabinet", "drawer", "bathtubbasin", "shelf", "toilet"),
     "egg": ("fridge", "countertop", "diningtable", "sinkbasin", "garbagecan", "microwave"),
     "fork": ("drawer", "countertop", "diningtable", "sinkbasin"),
@@ -61,7 +65,7 @@ HOMES: dict[str, tuple[str, ...]] = {
     "pot": ("stoveburner", "cabinet", "countertop", "diningtable", "sinkbasin", "shelf", "fridge"),
     "potato": ("fridge", "countertop", "diningtable", "sinkbasin", "garbagecan", "microwave"),
     "saltshaker": ("countertop", "cabinet", "shelf", "diningtable", "drawer"),
-    "soapbottle": ("countertop", "toilet", "cabinet", "shelf", "drawer", "garbagecan"),
+    "soapbottle": ("countertop", "sinkbasin", "bathtubbasin", "toilet", "cabinet", "shelf", "drawer", "garbagecan"),
     "spatula": ("drawer", "countertop", "diningtable", "sinkbasin"),
     "spoon": ("drawer", "countertop", "diningtable", "sinkbasin"),
     "tomato": ("fridge", "countertop", "diningtable", "sinkbasin", "garbagecan", "microwave"),
@@ -70,18 +74,18 @@ HOMES: dict[str, tuple[str, ...]] = {
              "dresser", "sinkbasin", "microwave"),
     "glassbottle": ("countertop", "cabinet", "fridge", "diningtable", "shelf", "sinkbasin", "garbagecan"),
     # living room
-    "book": ("coffeetable", "sidetable", "desk", "shelf", "bed", "sofa", "armchair", "drawer", "dresser",
+    "book": ("coffeetable", "ottoman", "sidetable", "desk", "shelf", "bed", "sofa", "armchair", "drawer", "dresser",
              "diningtable", "cabinet"),
     "box": ("coffeetable", "sofa", "sidetable", "armchair", "shelf", "dresser", "ottoman", "diningtable"),
     "cellphone": ("sofa", "coffeetable", "bed", "desk", "sidetable", "armchair", "drawer", "dresser", "shelf",
                   "ottoman"),
     "creditcard": ("coffeetable", "sidetable", "desk", "sofa", "armchair", "drawer", "shelf", "dresser",
-                   "diningtable"),
+                   "diningtable", "safe"),
     "keychain": ("coffeetable", "sidetable", "desk", "drawer", "sofa", "armchair", "shelf", "dresser", "safe"),
     "laptop": ("sofa", "bed", "desk", "coffeetable", "armchair", "ottoman", "diningtable", "sidetable", "dresser"),
-    "newspaper": ("coffeetable", "sofa", "sidetable", "armchair", "ottoman", "diningtable", "garbagecan"),
+    "newspaper": ("coffeetable", "sofa", "bed", "sidetable", "armchair", "ottoman", "diningtable", "garbagecan"),
     "pillow": ("sofa", "bed", "armchair", "ottoman"),
-    "remotecontrol": ("coffeetable", "sofa", "armchair", "sidetable", "tvstand", "ottoman", "drawer", "dresser"),
+    "remotecontrol": ("coffeetable", "sofa", "bed", "armchair", "sidetable", "tvstand", "ottoman", "drawer", "dresser"),
     "statue": ("shelf", "coffeetable", "sidetable", "dresser", "diningtable", "cabinet", "safe"),
     "vase": ("shelf", "coffeetable", "sidetable", "diningtable", "dresser", "cabinet", "safe"),
     "watch": ("coffeetable", "sidetable", "shelf", "drawer", "dresser", "safe"),
@@ -99,12 +103,43 @@ HOMES: dict[str, tuple[str, ...]] = {
               "dresser"),
     # bathroom
     "candle": ("countertop", "toilet", "shelf", "cabinet", "drawer", "dresser"),
-    "handtowel": ("handtowelholder", "countertop", "cabinet", "shelf", "drawer"),
+    "handtowel": ("handtowelholder", "towelholder", "countertop", "cabinet", "shelf", "drawer"),
     "soapbar": ("sinkbasin", "countertop", "bathtubbasin", "toilet", "cabinet", "shelf"),
     "spraybottle": ("toilet", "countertop", "cabinet", "shelf", "drawer", "garbagecan"),
     "toiletpaper": ("toiletpaperhanger", "toilet", "countertop", "cabinet", "shelf", "drawer", "garbagecan"),
-    "towel": ("towelholder", "countertop", "cabinet", "shelf"),
+    "towel": ("towelholder", "handtowelholder", "countertop", "cabinet", "shelf"),
 }
+
+#: The world's location regularities: kind -> (its object types, the receptacle types where they usually
+#: are, in the order a skill names them). Every place is one of each member's HOMES (tested); the
+#: skills in skills/libraries/alfworld.yaml state exactly these (tested). The lamp has its own entry.
+USUAL_PLACES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "food": (("apple", "bread", "egg", "lettuce", "potato", "tomato"), ("fridge", "diningtable")),
+    "cutlery": (("butterknife", "fork", "knife", "ladle", "spatula", "spoon"), ("drawer", "sinkbasin")),
+    "drinkware": (("cup", "mug"), ("coffeemachine", "sinkbasin")),
+    "dishes": (("bowl", "plate"), ("cabinet", "shelf")),
+    "cookware": (("kettle", "pan", "pot"), ("stoveburner", "cabinet")),
+    "bottles": (("glassbottle", "winebottle"), ("fridge", "shelf")),
+    "shakers": (("peppershaker", "saltshaker"), ("shelf", "drawer")),
+    "soap": (("dishsponge", "soapbar", "soapbottle"), ("sinkbasin", "bathtubbasin")),
+    "gadgets": (("cellphone", "laptop", "remotecontrol"), ("sofa", "bed", "armchair")),
+    "valuables": (("creditcard", "keychain", "watch"), ("drawer", "sidetable", "safe")),
+    "reading": (("book", "newspaper"), ("ottoman", "sofa", "bed")),
+    "decor": (("box", "statue", "vase", "wateringcan"), ("shelf", "dresser")),
+    "pillows": (("pillow",), ("sofa", "bed")),
+    "desk-items": (("alarmclock", "cd", "pen", "pencil"), ("desk", "shelf")),
+    "sports": (("baseballbat", "basketball", "tennisracket"), ("bed", "desk")),
+    "cloth": (("cloth",), ("laundryhamper", "bathtubbasin")),
+    "towels": (("handtowel", "towel"), ("towelholder", "handtowelholder")),
+    "toiletries": (("candle", "spraybottle", "tissuebox"), ("toilet", "shelf")),
+    "toiletpaper": (("toiletpaper",), ("toiletpaperhanger", "toilet")),
+    "lamp": (("desklamp",), ("sidetable", "dresser")),
+}
+#: How often generation puts an object in one of its kind's usual places (when the room has one).
+USUAL_P = 0.85
+
+#: object type -> the receptacle types where it usually is (from USUAL_PLACES)
+USUAL: dict[str, tuple[str, ...]] = {o: places for objs, places in USUAL_PLACES.values() for o in objs}
 
 HEATABLE: frozenset[str] = frozenset({"apple", "bread", "cup", "egg", "mug", "plate", "potato", "tomato"})
 COOLABLE: frozenset[str] = frozenset({"apple", "bowl", "bread", "cup", "egg", "lettuce", "mug", "pan", "plate", "pot",
@@ -185,6 +220,11 @@ SMALL_OPTIONAL: dict[str, tuple[Slot, ...]] = {
                  Slot("handtowelholder", 1, 1), Slot("toiletpaperhanger", 1, 1), Slot("shelf", 1, 1),
                  Slot("bathtubbasin", 1, 1)),
 }
+
+
+#: Every receptacle type a room can have.
+RECEPTACLE_TYPES: tuple[str, ...] = tuple(sorted({s.rtype for table in (FULL_LAYOUTS, SMALL_REQUIRED, SMALL_OPTIONAL)
+                                                  for slots in table.values() for s in slots}))
 
 
 def can_contain(rtype: str, otype: str) -> bool:

@@ -5,17 +5,18 @@
     obs, r, terminated, truncated, info = env.step(info["admissible_actions"][0])
 
 Reward is 1 on success (trainers scale it), `terminated` on success, `truncated` at the step cap
-(50 by default). `info["admissible_actions"]` lists every command valid in the current state.
+(50 by default, ALFWorld's; 12 at the small difficulty, whose rooms are a third the size). `info["admissible_actions"]` lists every command valid in the current state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from agentgym.core.env import TextEnv, Transition
 from agentgym.core.task import Panel, Task
-from agentgym.envs.alfworld.expert import expert_action
-from agentgym.envs.alfworld.generate import DIFFICULTIES, build_world, goal_of
+from agentgym.envs.alfworld.expert import expert_action, places_from_skills
+from agentgym.envs.alfworld.generate import DEFAULT_MAX_STEPS, DIFFICULTIES, build_world, goal_of
 from agentgym.envs.alfworld.goals import satisfied
 from agentgym.envs.alfworld.panels import ENV_ID, SPLITS, build_panel
 from agentgym.envs.alfworld.world import World
@@ -29,10 +30,12 @@ class ALFWorldEnv(TextEnv):
 
     def __init__(self, split: str | None = None, max_steps: int | None = None, render_mode: str | None = None,
                  difficulty: str | None = None):
-        super().__init__(split=split, max_steps=max_steps, render_mode=render_mode)
         difficulty = difficulty or self.default_difficulty
         if difficulty not in DIFFICULTIES:
             raise ValueError(f"unknown difficulty {difficulty!r}; valid: {', '.join(DIFFICULTIES)}")
+        if max_steps is None:
+            max_steps = DEFAULT_MAX_STEPS[difficulty]
+        super().__init__(split=split, max_steps=max_steps, render_mode=render_mode)
         self.difficulty = difficulty
         self.world: World | None = None
         self.goal = None
@@ -58,9 +61,17 @@ class ALFWorldEnv(TextEnv):
                           valid=valid, info={"admissible_actions": self.world.admissible()})
 
     def expert_action(self) -> str:
+        """The plain expert: competent, but it does not know where things usually are."""
         if self.world is None or self.goal is None:
             raise RuntimeError("call reset() before expert_action()")
         return expert_action(self.world, self.goal)
+
+    def expert_action_with_skills(self, skills: Sequence[Any]) -> str:
+        """The expert that acts on what the given skills say (their principles), and only on that."""
+        if self.world is None or self.goal is None:
+            raise RuntimeError("call reset() before expert_action_with_skills()")
+        texts = [s if isinstance(s, str) else getattr(s, "principle", "") for s in skills or ()]
+        return expert_action(self.world, self.goal, places_from_skills(texts))
 
 
 class ALFWorldSmallEnv(ALFWorldEnv):

@@ -22,6 +22,7 @@ from agentgym.envs.alfworld.catalog import (
     TASK_ROOMS,
     TASK_TYPES,
     TOOL,
+    USUAL,
     can_contain,
     has_affordance,
 )
@@ -64,6 +65,7 @@ def candidates(task_type: str, room: str, difficulty: str, layout_id: int, ood: 
         if not has_affordance(task_type, obj):
             continue
         starts = [h for h in HOMES[obj] if h in present]
+        usual = [h for h in USUAL[obj] if h in present]
         if not starts:
             continue
         if task_type == "look_at_obj_in_light":
@@ -71,6 +73,8 @@ def candidates(task_type: str, room: str, difficulty: str, layout_id: int, ood: 
         else:
             targets = [rt for rt in sorted(present)
                        if can_contain(rt, obj) and rt != TOOL.get(task_type) and any(s != rt for s in starts)]
+        # the object's kind must have a usual place in this room other than the target (the regularity holds)
+        targets = [t for t in targets if any(u != t for u in usual)]
         out += [(obj, t) for t in targets if held_out(obj, t) == ood]
     return tuple(out)
 

@@ -20,10 +20,8 @@ from agentgym.envs.alfworld.catalog import (
     CLEANABLE,
     COOLABLE,
     HEATABLE,
-    HOMES,
     KNIVES,
     LAMP,
-    LAMP_HOMES,
     OPENABLE,
     SLICEABLE,
     can_contain,
@@ -140,7 +138,6 @@ class World:
         self.at: Recep | None = None
         self.held: Obj | None = None
         self._actions: dict[str, tuple[Callable[..., str], tuple]] | None = None
-        self._search: dict[str, list[Recep]] = {}
 
     # ---- text --------------------------------------------------------------------------------------
     def room_text(self) -> str:
@@ -341,13 +338,3 @@ class World:
 
     def receps_of(self, rtype: str) -> list[Recep]:
         return [r for r in self.receps if r.rtype == rtype]
-
-    def search_order(self, otype: str) -> list[Recep]:
-        """Receptacles where an object of `otype` usually is, most likely type first, then by number."""
-        order = self._search.get(otype)
-        if order is None:
-            homes = LAMP_HOMES if otype == LAMP else HOMES.get(otype, ())
-            rank = {rt: i for i, rt in enumerate(homes)}
-            order = sorted((r for r in self.receps if r.rtype in rank), key=lambda r: (rank[r.rtype], r.num))
-            self._search[otype] = order
-        return order
