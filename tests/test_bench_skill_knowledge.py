@@ -6,8 +6,9 @@ import importlib.util
 import json
 from pathlib import Path
 
-from agentgym.models.build import init_model_dir
 from fakes.tiny import TINY
+
+from agentgym.models.build import init_model_dir
 
 
 def _bench():
