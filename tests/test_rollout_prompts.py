@@ -33,16 +33,16 @@ def test_family_of_ids_and_envs():
     assert family_of("agentgym/SearchQA-v0") == "searchqa"
     assert family_of("someone/Other-v0") == "generic"
     assert family_of("searchqa") == "searchqa"
-    assert template("searchqa").history == 4 and template("alfworld").history == 2 == template("webshop").history
+    assert template("searchqa").history == 4 == template("alfworld").history and template("webshop").history == 2
     assert template("searchqa").stop == ["</search>", "</answer>"] and template("webshop").stop == ["</action>"]
 
 
 def test_user_text_shows_last_h_turns_and_admissible_actions():
-    hist = [(f"obs {i}", f"act {i}") for i in range(5)]
+    hist = [(f"obs {i}", f"act {i}") for i in range(7)]
     text = build_user_text("alfworld", "put a clean apple in fridge", hist, "You see a fridge 1.", ["open fridge 1", "look"])
     lines = text.splitlines()
     assert lines[0] == "Task: put a clean apple in fridge"
-    assert "Obs: obs 3" in lines and "Act: act 4" in lines and "Obs: obs 2" not in text
+    assert "Obs: obs 3" in lines and "Act: act 6" in lines and "Obs: obs 2" not in text  # H = 4
     assert "Now: You see a fridge 1." in lines
     assert "Actions: open fridge 1 | look" in lines
     assert lines[-1] == TEMPLATES["alfworld"].format_line
