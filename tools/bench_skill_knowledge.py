@@ -14,9 +14,9 @@ Three measurements, each a table with standard errors (binomial for a rate, pair
   task is played once: the cells cover the whole eval panels (and, where those hold fewer than
   `--episodes` tasks, the first train tasks too, marked as such).
 - `policy`: the env's default policy at T = 0.4 without skills and with each strategy's skills in front of
-  the prompt (the Skill-Prompt view, what the SDAR teacher reads), on the first `--episodes` tasks of each
+  the prompt (the Skill-Prompt view, what the SDAR teacher reads), on `--episodes` tasks spread over each
   eval split (cycling through a smaller panel with new sampling seeds).
-- `gap`: on the student's own sampled tokens (T = 1, train split, no skills, as in training), the
+- `gap`: on the student's own sampled tokens (T = 1, train split, tasks spread over it, no skills, as in training), the
   teacher-student gap Delta = log pi(y | c+, x) - log pi(y | x) with keyword c+: its mean, the fraction of
   tokens with Delta > 0, and the same at the decisive tokens (ALFWorld: the receptacle of `go to`;
   WebShop: the query of `search[...]` and the clicked option or product; Search-QA: the query).
@@ -219,7 +219,8 @@ def bench_gap(names: list[str], episodes: int, seed: int, model: str | None) -> 
         probe = agentgym.make(env_id, **kwargs).unwrapped
         train = probe.panel(probe.splits[0])
         probe.close()
-        tasks = [train[i] for i in range(min(episodes, len(train)))]
+        n = min(episodes, len(train))
+        tasks = [train[i * len(train) // n] for i in range(n)]  # spread over the panel (it may be stored in blocks)
         batch = collect(engine, env_id, tasks, 1, SamplingParams(temperature=1.0, max_new_tokens=48, seed=seed),
                         env_kwargs={**kwargs, "split": probe.splits[0]}, history=None)
         store = _store(env_id, "keyword", seed)

@@ -1,4 +1,8 @@
-"""Evaluation on a fixed panel: the first N tasks of a split, one episode each, no skills by default.
+"""Evaluation on a fixed panel: N tasks of a split, one episode each, no skills by default.
+
+The N tasks are spread evenly over the panel (every len/N-th task), so that a panel stored in
+blocks (Search-QA's test panel holds its data sources one after the other) is sampled across all of
+them; with N >= len every task is played, cycling with new sampling seeds.
 
 The same (env, split, N, seed) gives the same tasks and the same sampling seeds, so two backends (or a
 model before and after training) are compared on an identical task panel.
@@ -34,7 +38,7 @@ class EvalResult:
 def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, split: str | None = None,
              episodes: int = 64, temperature: float = 0.4, max_new_tokens: int = 48, history: int = 2,
              with_skills: bool = False, skill_store=None, seed: int = 12345, max_workers: int = 1) -> EvalResult:
-    """Success, score and per-task-type table of `engine`'s policy on the first `episodes` tasks."""
+    """Success, score and per-task-type table of `engine`'s policy on `episodes` tasks spread over the panel."""
     import agentgym
     from agentgym.engines.base import SamplingParams
     from agentgym.rollout.collector import collect
@@ -44,7 +48,7 @@ def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, s
     split = split or probe.splits[-1]
     panel = probe.panel(split)
     probe.close()
-    tasks = [panel[i % len(panel)] for i in range(episodes)]
+    tasks = [panel[i % len(panel) if episodes >= len(panel) else i * len(panel) // episodes] for i in range(episodes)]
     skill_block_fn = None
     if with_skills:
         if skill_store is None:
