@@ -77,6 +77,10 @@ def test_a_torn_newest_checkpoint_falls_back_and_foreign_weights_are_a_clear_err
         assert tr.resume()
     assert tr.step == 1
     tr.close()
+    tr = Trainer(load_config(None, dict(COMMON, backend="sdar", model=str(tiny_model), steps=2, out_dir=str(run))))
+    with pytest.raises(AgentGymError, match="is a grpo run"):
+        tr.resume()
+    tr.close()
     other = tmp_path / "other"  # the same vocabulary, another width: a checkpoint of another architecture
     from agentgym.models.build import init_model_dir
 
@@ -86,6 +90,22 @@ def test_a_torn_newest_checkpoint_falls_back_and_foreign_weights_are_a_clear_err
     with pytest.raises(AgentGymError, match="another architecture"):
         tr.resume()
     tr.close()
+
+
+def test_a_run_folder_in_use_is_refused(tiny_model, tmp_path):
+    import fcntl
+
+    from agentgym.core.errors import AgentGymError
+    from agentgym.trainer.run import run_training
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / ".lock", "w") as held:  # what a running `agentgym train --out run` holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(AgentGymError, match="in use by another agentgym run"):
+            run_training(load_config(None, dict(COMMON, backend="grpo", model=str(tiny_model), steps=1,
+                                                out_dir=str(run))))
+    assert not (run / "metrics.jsonl").exists() and not (run / "config.yaml").exists()
 
 
 def test_nan_loss_skips_the_update(tiny_model, tmp_path):

@@ -345,6 +345,13 @@ class Trainer:
             raise AgentGymError(f"checkpoint {path} holds weights of another architecture ({wrong[0]}: "
                                 f"{tuple(weights[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)}); resume with the "
                                 "model it was trained from, or use a new --out")
+        saved = state["trainer_state"]
+        was = (saved.get("config") or {}).get("backend"), saved.get("init_model")
+        if was[0] is not None and was[0] != self.cfg.backend:
+            raise AgentGymError(f"checkpoint {path} is a {was[0]} run; resume it with --backend {was[0]}, or use a new --out")
+        if was[1] is not None and Path(was[1]).resolve() != Path(self.init_model_path).resolve():
+            raise AgentGymError(f"checkpoint {path} was trained from {was[1]}, not {self.init_model_path}; resume it with "
+                                "that model, or use a new --out")
         missing, unexpected = self.learner.module.load_state_dict(weights, strict=False)
         if unexpected or [k for k in missing if "lm_head" not in k]:
             raise AgentGymError(f"checkpoint {path} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")

@@ -3,6 +3,7 @@ metrics (JSONL + TensorBoard, wandb when asked), eval after, and a summary."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import resource
@@ -22,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from agentgym.core.errors import AgentGymError
 from agentgym.trainer.config import TrainConfig, config_json
 from agentgym.trainer.loop import Trainer, write_metrics_line
 
@@ -80,6 +82,29 @@ def run_training(cfg: TrainConfig, *, resume: bool = False, console: Console | N
     run_dir = Path(cfg.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, log=lambda m: console.print(m, markup=False))
+    main = trainer.is_main
+    lock = _lock_run_dir(run_dir, trainer) if main else None
+    try:
+        return _run(cfg, trainer, run_dir, resume, console, t_start)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _lock_run_dir(run_dir: Path, trainer: Trainer):
+    """An exclusive lock on the run folder for the whole run: a second run on it stops at once."""
+    f = open(run_dir / ".lock", "w")  # noqa: SIM115 (held open until the run ends)
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        trainer.close()
+        raise AgentGymError(f"{run_dir} is in use by another agentgym run; wait for it or pick another --out") from None
+    return f
+
+
+def _run(cfg: TrainConfig, trainer: Trainer, run_dir: Path, resume: bool, console: Console,
+         t_start: float) -> dict[str, Any]:
     main = trainer.is_main
     if main:
         console.print(f"[bold]agentgym train[/bold] backend={trainer.backend.name} env={trainer.env_id} "
