@@ -11,7 +11,7 @@ score(skill) = cos(q, skill) + group_weight * cos(q, prototype of the skill's gr
 prototype is the normalised mean embedding of its description and its example task phrasings: the
 group term lets what a group's tasks look like vote for all of its skills (skill texts describe what
 to do, not what the task says), and averaging the examples cancels their object and entity words.
-The first skill is the best of the libraries' group skills by that score (as keyword retrieval puts the
+The first skill is the best of the library's group skills by that score (as keyword retrieval puts the
 task's group first). General skills apply to every task, so for the further ones
 a general skill's group term is the task's best group similarity: they compete on their own text (an
 ALFWorld `where-<kind>` skill wins the second place by naming the task's object).

@@ -7,8 +7,8 @@ exactly the format of a rollout turn: `encode_prompt(tok, user_text)` -> `format
 
 Skill blocks: a `skill_fraction` of the episodes carry c+ (the skill store's block for the task) in
 front of every prompt, so the policy learns to read privileged context the way an instruct model can;
-otherwise the SDAR teacher would be shown text it cannot use. Those episodes are played more cleanly:
-their noise is `noise * skill_noise_scale`, and if the env can act on the skills themselves (an env
+otherwise the SDAR teacher would be shown text it cannot use. Their noise is `noise * skill_noise_scale`
+(the built-in recipes: 1.0, the same noise, so that c+ does not stand for cleaner play), and if the env can act on the skills themselves (an env
 method `expert_action_with_skills(skills)`, which every built-in env has), that expert plays them: the
 policy learns to act on what c+ says (where objects usually are, which option a word means, which query
 reaches a passage). With `skill_mismatch`, a share of those episodes carry randomly retrieved skills
