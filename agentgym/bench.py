@@ -34,6 +34,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentgym.core.errors import AgentGymError
+from agentgym.trainer.evaluate import eval_indices
 
 #: Self-distillation diagnostics logged per step by the SD backends (docs/backends.md, "Metrics").
 DIAG_KEYS = ("gate_mean", "gate_active_ratio", "gap_mean", "gap_neg_frac")
@@ -153,14 +154,14 @@ def plan(spec: BenchSpec) -> list[Any]:
 
 
 def eval_panel(cfg) -> dict[str, Any]:
-    """The tasks the trainer's evaluation plays: the first N of the eval split (see trainer/evaluate.py)."""
+    """The tasks the trainer's evaluation plays: N spread over the eval split (trainer/evaluate.py)."""
     import agentgym
 
     probe = agentgym.make(cfg.env, **cfg.env_kwargs).unwrapped
     split = cfg.eval_split or probe.splits[-1]
     panel = probe.panel(split)
     probe.close()
-    ids = [panel[i % len(panel)].task_id for i in range(cfg.eval_episodes)]
+    ids = [panel[i].task_id for i in eval_indices(cfg.eval_episodes, len(panel))]
     return {"env": cfg.env, "split": split, "episodes": cfg.eval_episodes, "temperature": cfg.eval_temperature,
             "panel_fingerprint": panel.fingerprint,
             "tasks_fingerprint": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12], "task_ids": ids}

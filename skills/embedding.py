@@ -234,15 +234,15 @@ class EmbeddingRetriever(Retriever):
         return skills @ q + self.group_weight * g[self._skill_group]
 
     def retrieve(self, task: Task) -> list[Skill]:
-        if self.k == 0:
+        if self.k == 0 or len(self.library) == 0:
             return []
         scores = self.similarity(task)
         if self._general is not None and (self._skill_group != self._general).any():
             scores = np.where(self._skill_group == self._general, -np.inf, scores)  # a group skill first
         first = int(np.argmax(scores))
         rest = self._scores(task, general_as_best=True)
-        rest[first] = -np.inf
-        order = [first, *np.argsort(-rest, kind="stable")[: self.k - 1].tolist()]
+        ranked = [int(i) for i in np.argsort(-rest, kind="stable") if int(i) != first]
+        order = [first, *ranked[: self.k - 1]]
         return [self.library.skills[int(i)] for i in order]
 
     def explain(self, task: Task) -> dict[str, Any]:

@@ -76,6 +76,7 @@ def test_a_torn_newest_checkpoint_falls_back_and_foreign_weights_are_a_clear_err
     with pytest.warns(UserWarning, match="step_000002 is unreadable"):
         assert tr.resume()
     assert tr.step == 1
+    assert (run / "checkpoints" / "step_000002.torn").is_dir(), "the torn checkpoint is set aside, not pruned as newest"
     tr.close()
     tr = Trainer(load_config(None, dict(COMMON, backend="sdar", model=str(tiny_model), steps=2, out_dir=str(run))))
     with pytest.raises(AgentGymError, match="is a grpo run"):

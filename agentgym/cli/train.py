@@ -68,7 +68,7 @@ def evaluate(
     env: str = typer.Option(..., help="alfworld | webshop | searchqa | any registered env id"),
     model: str = typer.Option(None, help="Hugging Face causal-LM directory (default: the embedded policy)"),
     split: str = typer.Option(None, help="panel split (default: the env's eval split)"),
-    episodes: int = typer.Option(100, min=1, help="episodes (the first N tasks of the panel)"),
+    episodes: int = typer.Option(100, min=1, help="episodes (N tasks spread over the panel)"),
     temperature: float = typer.Option(0.4, min=0.0, help="sampling temperature"),
     greedy: bool = typer.Option(False, help="greedy decoding (overrides --temperature)"),
     with_skills: bool = typer.Option(False, help="put retrieved skills in the prompt (Skill-Prompt baseline)"),

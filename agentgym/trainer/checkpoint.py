@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import re
 import shutil
@@ -67,15 +68,19 @@ def _load_rng(folder: Path) -> dict[str, Any]:
                 "numpy": (str(name), np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached)),
                 "torch": tensors["torch"], "cuda": cuda or None}
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise AgentGymError(f"checkpoint {folder}: unreadable RNG state ({e})") from e
+        raise ValueError(f"unreadable RNG state ({e})") from e
+    except Exception as e:
+        raise ValueError(f"unreadable RNG state ({type(e).__name__})") from e
 
 
 def _load_optimizer(path: Path) -> Any:
     try:
         return torch.load(path, weights_only=True)
-    except Exception as e:  # UnpicklingError for anything but tensors and plain containers
+    except pickle.UnpicklingError as e:  # the weights-only unpickler met something that is not data
         raise AgentGymError(f"checkpoint file {path} holds more than tensors and plain values; refusing to "
                             f"load it ({type(e).__name__})") from e
+    except Exception as e:  # truncated or garbled: a torn checkpoint
+        raise ValueError(f"{path.name} is unreadable ({type(e).__name__})") from e
 
 
 def set_rng_state(state: dict[str, Any]) -> None:

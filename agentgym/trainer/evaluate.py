@@ -35,10 +35,19 @@ class EvalResult:
         return asdict(self)
 
 
+def eval_indices(episodes: int, panel_size: int) -> list[int]:
+    """Which panel tasks an evaluation of `episodes` plays: spread evenly, or all of them cycled."""
+    if episodes >= panel_size:
+        return [i % panel_size for i in range(episodes)]
+    return [i * panel_size // episodes for i in range(episodes)]
+
+
 def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, split: str | None = None,
-             episodes: int = 64, temperature: float = 0.4, max_new_tokens: int = 48, history: int = 2,
+             episodes: int = 64, temperature: float = 0.4, max_new_tokens: int = 48, history: int | None = None,
              with_skills: bool = False, skill_store=None, seed: int = 12345, max_workers: int = 1) -> EvalResult:
-    """Success, score and per-task-type table of `engine`'s policy on `episodes` tasks spread over the panel."""
+    """Success, score and per-task-type table of `engine`'s policy on `episodes` tasks spread over the panel.
+
+    `history` None: the env family's own prompt history (what its policies are trained with)."""
     import agentgym
     from agentgym.engines.base import SamplingParams
     from agentgym.rollout.collector import collect
@@ -48,7 +57,7 @@ def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, s
     split = split or probe.splits[-1]
     panel = probe.panel(split)
     probe.close()
-    tasks = [panel[i % len(panel) if episodes >= len(panel) else i * len(panel) // episodes] for i in range(episodes)]
+    tasks = [panel[i] for i in eval_indices(episodes, len(panel))]
     skill_block_fn = None
     if with_skills:
         if skill_store is None:

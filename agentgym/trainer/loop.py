@@ -330,9 +330,11 @@ class Trainer:
                 state = ckpt.load(path)
                 weights = load_file(str(state["policy_dir"] / "model.safetensors"))
                 break
-            except (SafetensorError, OSError, ValueError, AgentGymError) as e:
+            except (SafetensorError, OSError, ValueError) as e:  # torn; a refusal (AgentGymError) propagates
                 warnings.warn(f"checkpoint {path.name} is unreadable ({str(e).splitlines()[0][:200]}); "
                               "trying the one before it", stacklevel=2)
+                if self.is_main:  # set aside, so that pruning never keeps it as the newest
+                    os.replace(path, path.with_name(path.name + ".torn"))
         else:
             if found:
                 raise AgentGymError(f"no readable checkpoint in {self.run_dir / 'checkpoints'} "

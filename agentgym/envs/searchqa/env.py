@@ -190,6 +190,10 @@ class SearchQAEnv(TextEnv):
         out of it (the bridge of a multi-hop question) and answers once every hop's passage was seen.
         It never answers a fact it has not seen: out of queries or turns it answers "unknown". On real
         QA files (no hop plan) it searches the question once and then gives the first golden answer.
+        Reading the passages is simulated with the question's hop plan: a hop counts as found when its
+        passage (`doc_id`) came back, and its subject, kind and relation stand for what a reader takes
+        from the question and the previous page (tests check the subject is written there); the plan's
+        own queries are never used. Both experts share this, so it does not change what skills are worth.
         """
         return self._expert(())
 

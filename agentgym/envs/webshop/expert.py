@@ -15,6 +15,11 @@ buy. What they may use:
   "names no <option> ... wants <label>" defaults. It never looks up which category a task is in or what
   the generator's table holds; with irrelevant, wrong or no skills it plays exactly like the plain expert.
 
+One privilege both experts share: the type part of that check compares a result with the goal product's
+own title, category and query (WebShop's `type_reward`), which a shopper can only approximate from the
+instruction. It is the same for both experts, so it does not change what the skills are worth, but a
+policy cannot imitate that choice exactly.
+
 Without the conventions (conventions.py) the plain expert misses what the instruction says in other words
 ("extra large" for "xl", where its literal match picks "large"), so its success is well below 1; with the
 task's own category skill the with-skills expert solves every test goal.
