@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 from agentgym.envs.alfworld.catalog import HOMES, LAMP, RECEPTACLE_TYPES, TOOL, can_contain
 from agentgym.envs.alfworld.goals import Goal, satisfied
@@ -56,14 +56,19 @@ def places_from_skills(texts: Iterable[str]) -> dict[str, tuple[str, ...]]:
     the receptacle types the same text names, in their order. Texts naming no object or no receptacle
     say nothing; several texts about one object are joined in order."""
     out: dict[str, list[str]] = {}
-    objects = [*HOMES, LAMP]
     for text in texts:
-        low = str(text).lower()
-        objs, receps = _mentions(low, objects), _mentions(low, RECEPTACLE_TYPES)
+        objs, receps = _text_mentions(str(text).lower())
         for o in objs if receps else ():
             out.setdefault(o, [])
             out[o] += [r for r in receps if r not in out[o]]
     return {o: tuple(r) for o, r in out.items()}
+
+
+@lru_cache(maxsize=4096)
+def _text_mentions(low: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(object types, receptacle types) one lower-cased text names; cached, since the skill-reading expert
+    reads the same few skill texts at every step of an episode."""
+    return tuple(_mentions(low, [*HOMES, LAMP])), tuple(_mentions(low, RECEPTACLE_TYPES))
 
 
 def _treated(o: Obj, task_type: str) -> bool:
