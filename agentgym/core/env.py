@@ -7,15 +7,24 @@ keys every env provides, behaviour after the episode ended) from `TextEnv`:
 - `begin(task) -> (observation, extra_info)`: set the world up for a task.
 - `act(action) -> Transition`: apply one action. Bad actions must not raise; they return
   `Transition(..., valid=False)` with the env's own feedback text.
+- `validate_task(task)` (optional): raise `ResetError` for a task this env cannot play.
+
+`reset` is atomic: it checks `seed`, `options` and the task (`resolve_task`, then `validate_task`) before
+it changes anything, and a refused reset raises `ResetError` (an `AgentGymError`, also a `ValueError`
+and a `KeyError` so older `except` clauses keep working) with the env still in its previous episode.
+Should `begin` itself fail after that, the env is left needing a reset: `step` raises
+`gymnasium.error.ResetNeeded` naming the failure, never acting on a half-built episode.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 
+from agentgym.core.errors import AgentGymError
 from agentgym.core.spaces import AnyText
 from agentgym.core.task import Panel, Task
 
@@ -25,6 +34,19 @@ INFO_KEYS = ("task_id", "task_type", "instruction", "won", "score", "action_vali
 ADMISSIBLE = "admissible_actions"
 
 EPISODE_OVER = "The episode is over. Reset the environment to start a new task."
+#: The keys `reset(options=...)` understands; any other key is refused (a typo must not pick a random task).
+RESET_OPTIONS = ("task",)
+
+
+class ResetError(AgentGymError, ValueError, KeyError):
+    """`reset` refused its arguments (bad seed or options, unknown task id, a task this env cannot play).
+
+    The env is unchanged: it is still in the episode it was in before the call. Subclassing ValueError and
+    KeyError keeps callers that caught those (an unknown task id used to be a KeyError) working.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass
@@ -70,6 +92,8 @@ class TextEnv(gym.Env[str, str]):
         self.done = False
         self._last_obs = ""
         self._last_info: dict[str, Any] = {}
+        #: why the last reset failed inside `begin` ("" when it did not): step() says so
+        self._reset_error = ""
 
     # ---- hooks -------------------------------------------------------------------------------------
     def load_panel(self, split: str) -> Panel:
@@ -100,13 +124,19 @@ class TextEnv(gym.Env[str, str]):
         return self._panels[split]
 
     def resolve_task(self, spec: Any) -> Task:
-        """A task from `options["task"]`: a Task, a task id in the current split, or an index."""
+        """A task from `options["task"]`: a Task, a task dict, a task id in any split, or an index into the
+        current split's panel. Anything else is a `ResetError` that says what was expected."""
         if isinstance(spec, Task):
             return spec
-        if isinstance(spec, dict):
-            return Task.from_dict(spec)
+        if isinstance(spec, Mapping):
+            try:
+                return Task.from_dict(spec)
+            except ValueError as e:
+                raise ResetError(f"options['task']: {e}") from None
         panel = self.panel()
         if isinstance(spec, int) and not isinstance(spec, bool):
+            if not len(panel):
+                raise ResetError(f"options['task']={spec}: panel {panel.env_id}/{panel.split} is empty")
             return panel[spec % len(panel)]
         if isinstance(spec, str):
             if spec in panel:
@@ -114,28 +144,65 @@ class TextEnv(gym.Env[str, str]):
             for split in self.splits:  # task ids are unique across splits: look in the others too
                 if split != self.split and spec in self.panel(split):
                     return self.panel(split).get(spec)
-            return panel.get(spec)  # raises KeyError naming the panel
-        raise TypeError(f"options['task'] must be a Task, dict, task id or index, not {type(spec).__name__}")
+            raise ResetError(f"task {spec!r} is not in panel {panel.env_id}/{panel.split} (nor in the other splits)")
+        raise ResetError(f"options['task'] must be a Task, a task dict, a task id or an index, not {type(spec).__name__}")
+
+    def validate_task(self, task: Task) -> None:
+        """Raise `ResetError` if this env cannot play `task` (a missing or mistyped field in `task.data`).
+
+        Called by `reset` before any state changes, so a bad task dict is refused while the env keeps its
+        episode; the default accepts every task."""
 
     # ---- gymnasium API -----------------------------------------------------------------------------
+    def _requested_task(self, seed: Any, options: Any) -> Task | None:
+        """The task `options` asks for (None: draw one), after checking `seed` and `options`; changes nothing."""
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+            raise ResetError(f"seed must be None or an integer >= 0, not {seed!r}"[:200])
+        if options is None:
+            return None
+        if not isinstance(options, Mapping):
+            raise ResetError(f"options must be a dict such as {{'task': <id, index, dict or Task>}}, not {type(options).__name__}")
+        unknown = [str(k) for k in options if k not in RESET_OPTIONS]
+        if unknown:
+            raise ResetError(f"unknown reset option(s) {', '.join(unknown)[:200]}; valid: {', '.join(RESET_OPTIONS)}")
+        spec = options.get("task")
+        return None if spec is None else self.resolve_task(spec)
+
+    def _checked(self, task: Task) -> Task:
+        try:
+            self.validate_task(task)
+        except ResetError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as e:  # a hook that raised a plain error
+            raise ResetError(f"task {task.task_id!r} cannot be played by {type(self).__name__}: {e}") from e
+        return task
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        task = self._requested_task(seed, options)
+        if task is not None:
+            self._checked(task)
+        # everything the caller passed is good: from here on the env changes
         super().reset(seed=seed)
-        options = options or {}
-        if "task" in options and options["task"] is not None:
-            task = self.resolve_task(options["task"])
-        else:
+        if task is None:
             panel = self.panel()
-            task = panel[int(self.np_random.integers(len(panel)))]
-        self.task = task
-        self.steps = 0
-        self.done = False
-        obs, extra = self.begin(task)
+            task = self._checked(panel[int(self.np_random.integers(len(panel)))])
+        self.task, self.steps, self.done = task, 0, False
+        self._last_obs, self._last_info = "", {}
+        self._reset_error = ""
+        try:
+            obs, extra = self.begin(task)  # may refine self.task (e.g. the instruction the game printed)
+        except Exception as e:
+            self.task = None  # never step a half-built episode
+            self._reset_error = f"{type(e).__name__}: {e}"[:300]
+            raise
         info = self._info(won=False, score=0.0, valid=True, extra=extra)
         self._last_obs, self._last_info = obs, info
         return obs, info
 
     def step(self, action: str):
         if self.task is None:
+            if self._reset_error:
+                raise gym.error.ResetNeeded(f"the last reset() failed ({self._reset_error}); call reset() again before step()")
             raise gym.error.ResetNeeded("call reset() before step()")
         if self.done:
             info = dict(self._last_info, action_valid=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,28 @@ class Task:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Task:
+        """A task from its JSON form; a malformed dict is a `ValueError` naming the field (not a KeyError
+        or TypeError from deep inside), so a bad task file or `options["task"]` is one clear line."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a task must be a JSON object (dict), not {type(d).__name__}")
+        tid = d.get("task_id")
+        if not isinstance(tid, (str, int)) or isinstance(tid, bool) or str(tid) == "":
+            raise ValueError("a task dict needs a non-empty 'task_id' (a string)")
+        for key in ("task_type", "instruction"):
+            if key in d and not isinstance(d[key], str):
+                raise ValueError(f"task {tid!r}: {key!r} must be a string, not {type(d[key]).__name__}")
+        seed = d.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError(f"task {tid!r}: 'seed' must be an integer, not {type(seed).__name__}")
+        data = d.get("data", {})
+        if not isinstance(data, Mapping):
+            raise ValueError(f"task {tid!r}: 'data' must be a JSON object (dict), not {type(data).__name__}")
         return cls(
-            task_id=str(d["task_id"]),
+            task_id=str(tid),
             task_type=str(d.get("task_type", "default")),
             instruction=str(d.get("instruction", "")),
-            seed=int(d.get("seed", 0)),
-            data=dict(d.get("data", {})),
+            seed=seed,
+            data=dict(data),
         )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentgym.core.env import TextEnv, Transition
+from agentgym.core.env import ResetError, TextEnv, Transition
 from agentgym.core.errors import AgentGymError
 from agentgym.core.task import Panel, Task
 from agentgym.envs.alfworld.catalog import ALFWORLD_TASK_TYPES, GOAL_TEMPLATES
@@ -130,6 +130,14 @@ class RealALFWorldEnv(TextEnv):
         except (KeyError, TypeError):
             self._expert_plan = []
         return {"admissible_actions": list(self._admissible)}
+
+    def validate_task(self, task: Task) -> None:
+        """A task must name a game file under the data root (checked before the running game is closed)."""
+        gamefile = task.data.get("gamefile")
+        if not isinstance(gamefile, str) or not gamefile:
+            raise ResetError(f"task {task.task_id!r}: data needs 'gamefile', a game file path under {self.root}")
+        if not (self.root / gamefile).is_file():
+            raise ResetError(f"task {task.task_id!r}: game file not found: {self.root / gamefile}")
 
     def begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self.close()

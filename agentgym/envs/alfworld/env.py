@@ -13,13 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agentgym.core.env import TextEnv, Transition
+from agentgym.core.env import ResetError, TextEnv, Transition
 from agentgym.core.task import Panel, Task
+from agentgym.envs.alfworld.catalog import TASK_TYPES
 from agentgym.envs.alfworld.expert import expert_action, places_from_skills
 from agentgym.envs.alfworld.generate import DEFAULT_MAX_STEPS, DIFFICULTIES, build_world, goal_of
 from agentgym.envs.alfworld.goals import satisfied
 from agentgym.envs.alfworld.panels import ENV_ID, SPLITS, build_panel
 from agentgym.envs.alfworld.world import World
+
+#: What every task of this engine carries in `task.data` (plus "recep", or "lamp" for the light tasks).
+REQUIRED_DATA = ("room", "layout", "difficulty", "obj", "world_seed")
 
 
 class ALFWorldEnv(TextEnv):
@@ -45,12 +49,29 @@ class ALFWorldEnv(TextEnv):
     def load_panel(self, split: str) -> Panel:
         return build_panel(split, self.difficulty, self.max_steps, env_id=self.env_id)
 
-    def begin(self, task: Task) -> tuple[str, dict[str, Any]]:
+    def validate_task(self, task: Task) -> None:
+        """Build the task's world (cached, so `begin` reuses it) before `reset` changes anything: a task dict
+        with a missing or wrong field is refused while the env keeps its current room."""
+        if task.task_type not in TASK_TYPES:
+            raise ResetError(f"task {task.task_id!r}: unknown ALFWorld task type {task.task_type!r}; "
+                             f"valid: {', '.join(TASK_TYPES)}")
+        missing = [k for k in REQUIRED_DATA if k not in task.data]
+        if task.task_type == "look_at_obj_in_light" and "lamp" not in task.data:
+            missing.append("lamp")
+        elif task.task_type != "look_at_obj_in_light" and "recep" not in task.data:
+            missing.append("recep")
+        if missing:
+            raise ResetError(f"task {task.task_id!r} is not an ALFWorld task of this engine: data lacks "
+                             f"{', '.join(map(repr, missing))}")
         try:
-            self.world, self.expert_length = build_world(task.task_type, task.data)
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise ValueError(f"task {task.task_id!r} is not an ALFWorld task of this engine: {e}") from e
-        self.goal = goal_of(task.task_type, task.data)
+            build_world(task.task_type, task.data)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+            raise ResetError(f"task {task.task_id!r} is not an ALFWorld task of this engine: {type(e).__name__}: {e}") from None
+
+    def begin(self, task: Task) -> tuple[str, dict[str, Any]]:
+        world, expert_length = build_world(task.task_type, task.data)  # validated: served from the cache
+        goal = goal_of(task.task_type, task.data)
+        self.world, self.goal, self.expert_length = world, goal, expert_length
         return self.world.intro(task.instruction), {"admissible_actions": self.world.admissible()}
 
     def act(self, action: str) -> Transition:
@@ -62,13 +83,13 @@ class ALFWorldEnv(TextEnv):
 
     def expert_action(self) -> str:
         """The plain expert: competent, but it does not know where things usually are."""
-        if self.world is None or self.goal is None:
+        if self.task is None or self.world is None or self.goal is None:
             raise RuntimeError("call reset() before expert_action()")
         return expert_action(self.world, self.goal)
 
     def expert_action_with_skills(self, skills: Sequence[Any]) -> str:
         """The expert that acts on what the given skills say (their principles), and only on that."""
-        if self.world is None or self.goal is None:
+        if self.task is None or self.world is None or self.goal is None:
             raise RuntimeError("call reset() before expert_action_with_skills()")
         texts = [s if isinstance(s, str) else getattr(s, "principle", "") for s in skills or ()]
         return expert_action(self.world, self.goal, places_from_skills(texts))

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agentgym.core.env import TextEnv, Transition
+from agentgym.core.env import ResetError, TextEnv, Transition
 from agentgym.core.errors import AgentGymError
 from agentgym.core.task import Panel, Task
 from agentgym.envs.searchqa.data import find_split_file, load_qa, normalize_question
@@ -157,6 +157,21 @@ class SearchQAEnv(TextEnv):
         return self._retriever
 
     # ---- episode -----------------------------------------------------------------------------------
+    def validate_task(self, task: Task) -> None:
+        """A question needs its golden answers (the reward), and a hop plan, if any, needs each hop's
+        `doc_id` (the experts read it); refused at reset, not at the answer."""
+        golden = task.data.get("golden_answers")
+        if (not isinstance(golden, (list, tuple)) or not all(isinstance(g, str) for g in golden)
+                or not any(g.strip() for g in golden)):
+            raise ResetError(f"task {task.task_id!r}: data needs 'golden_answers', a list of strings with at "
+                             f"least one answer (got {type(golden).__name__})")
+        if not task.instruction.strip():
+            raise ResetError(f"task {task.task_id!r} has no question ('instruction' is empty)")
+        hops = task.data.get("hops")
+        if hops is not None and (not isinstance(hops, (list, tuple))
+                                 or not all(isinstance(h, dict) and isinstance(h.get("doc_id"), str) for h in hops)):
+            raise ResetError(f"task {task.task_id!r}: 'hops' must be a list of dicts, each with a 'doc_id' string")
+
     def begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self._searches = []
         self._retrieved = set()
@@ -208,7 +223,8 @@ class SearchQAEnv(TextEnv):
         return self._expert(parse_rules(skills))
 
     def _expert(self, rules) -> str:
-        assert self.task is not None
+        if self.task is None:
+            raise RuntimeError("call reset() before expert_action()")
         golden = self.task.data["golden_answers"][0]
         left = self.max_steps - self.steps
         hops = self.task.data.get("hops") or []

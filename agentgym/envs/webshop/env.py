@@ -11,11 +11,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentgym.core.env import ADMISSIBLE, TextEnv, Transition
+from agentgym.core.env import ADMISSIBLE, ResetError, TextEnv, Transition
 from agentgym.core.task import Panel, Task
 from agentgym.envs.webshop.engine import Shop, ShopState
 from agentgym.envs.webshop.expert import expert_action, knowledge_from_skills
 from agentgym.envs.webshop.loader import ENV_ID, ShopConfig, get_panel, get_shop
+
+#: Goal fields a task must carry in `task.data`, and the types they must have.
+REQUIRED_GOAL = {"instruction_text": (str,), "attributes": (list, tuple), "goal_options": (list, tuple, dict),
+                 "price_upper": (int, float)}  # fmt: skip
+#: Goal fields the reward reads when present (missing ones count as no match).
+OPTIONAL_GOAL = {"asin": (str,), "query": (str,), "name": (str,), "product_category": (str,), "goal_id": (str,)}
+
+
+def validate_goal(task_id: str, goal: dict[str, Any]) -> None:
+    """Refuse a goal the shop cannot play or score, with a message naming the field."""
+    missing = [k for k in REQUIRED_GOAL if k not in goal]
+    if missing:
+        raise ResetError(f"task {task_id!r} is not a WebShop goal: data lacks {', '.join(map(repr, missing))}")
+    for key, types in {**REQUIRED_GOAL, **OPTIONAL_GOAL}.items():
+        v = goal.get(key)
+        if key in goal and (not isinstance(v, types) or isinstance(v, bool)):
+            raise ResetError(f"task {task_id!r}: goal field {key!r} has type {type(v).__name__}, "
+                             f"expected {' or '.join(t.__name__ for t in types)}")
+    if not goal["instruction_text"].strip():
+        raise ResetError(f"task {task_id!r}: goal field 'instruction_text' is empty")
+    opts = goal["goal_options"]
+    values = list(opts.values()) if isinstance(opts, dict) else list(opts)
+    if not all(isinstance(a, str) for a in [*goal["attributes"], *values]):
+        raise ResetError(f"task {task_id!r}: goal attributes and option values must be strings")
 
 
 class WebShopEnv(TextEnv):
@@ -55,6 +79,10 @@ class WebShopEnv(TextEnv):
     def load_panel(self, split: str) -> Panel:
         return get_panel(self.config, split, self.max_steps, self.env_id)
 
+    def validate_task(self, task: Task) -> None:
+        """A goal needs what the page shows and the reward reads (WebShop's goal fields), well typed."""
+        validate_goal(task.task_id, task.data)
+
     def begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self.state = self.shop.new_state(dict(task.data))
         return self.shop.observation(self.state), self._extra()
@@ -79,7 +107,7 @@ class WebShopEnv(TextEnv):
         )
 
     def expert_action(self) -> str:
-        if self.state is None:
+        if self.task is None or self.state is None:
             raise RuntimeError("call reset() before expert_action()")
         return expert_action(self.shop, self.state)
 
@@ -87,7 +115,7 @@ class WebShopEnv(TextEnv):
         """The expert that also acts on what `skills` (agentgym Skills, or their texts) state in words:
         "X is Y" wordings of page labels and "names no <option> ... wants <label>" defaults. With no,
         irrelevant or unreadable skills it is the plain `expert_action()`. See docs/envs/webshop.md."""
-        if self.state is None:
+        if self.task is None or self.state is None:
             raise RuntimeError("call reset() before expert_action_with_skills()")
         return expert_action(self.shop, self.state, knowledge_from_skills(skills))
 
