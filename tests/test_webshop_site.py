@@ -212,3 +212,103 @@ def test_serve_command_serves_a_person_on_loopback(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# ---- limits: anonymous floods and idle connections (issue 16, item 7) -------------------------------------
+def _live_session(base: str, task: str = "3") -> str:
+    """A session that has acted (searched), so it counts as live."""
+    r = requests.get(f"{base}/start", params={"task": task}, timeout=10, allow_redirects=False)
+    sid = r.headers["Location"].rsplit("/", 1)[1]
+    assert requests.post(f"{base}/s/{sid}/search", data={"search_query": "shoes"}, timeout=10,
+                         allow_redirects=False).status_code == 303  # fmt: skip
+    return sid
+
+
+def test_anonymous_start_flood_does_not_evict_live_sessions(env):
+    """300 anonymous /start against a store of 100: they push out each other, never a live session."""
+    panels = {s: env.panel(s) for s in env.splits}
+    site = WebShopSite(env.shop, panel_picker(panels, "test"), max_sessions=100)
+    with ShopServer(site) as server:
+        live = [_live_session(server.url, str(k)) for k in range(3)]
+        http = requests.Session()
+        for _ in range(300):
+            r = http.get(f"{server.url}/start", timeout=10, allow_redirects=False)
+            assert r.status_code == 303
+        for sid in live:
+            status = requests.get(f"{server.url}/s/{sid}/status", timeout=10)
+            assert status.status_code == 200 and status.json()["keywords"] == "shoes"
+        assert len(site.sessions) <= 100 and site.sessions.fresh_count <= 100
+        http.close()
+
+
+def test_a_store_full_of_live_sessions_refuses_new_ones_with_503(env):
+    panels = {s: env.panel(s) for s in env.splits}
+    site = WebShopSite(env.shop, panel_picker(panels, "test"), max_sessions=2)
+    with ShopServer(site) as server:
+        live = [_live_session(server.url, str(k)) for k in range(2)]
+        r = requests.get(f"{server.url}/start", timeout=10, allow_redirects=False)
+        assert r.status_code == 503 and r.headers["Retry-After"]
+        assert all(requests.get(f"{server.url}/s/{sid}/status", timeout=10).status_code == 200 for sid in live)
+
+
+def test_session_store_evicts_idle_then_fresh_sessions_never_live_ones():
+    from agentgym.envs.webshop.app import Session, SessionStore, StoreFull
+
+    now = [0.0]
+    store = SessionStore(3, max_fresh=2, idle_s=60.0, clock=lambda: now[0])
+
+    def new(fresh: bool) -> str:
+        return store.add(Session(None, "t"), fresh=fresh)  # type: ignore[arg-type]
+
+    a, b = new(False), new(False)
+    f1 = new(True)
+    f2 = new(True)  # the store is full: the fresh f1 makes room, live a and b stay
+    assert store.get(f1) is None and store.get(a) and store.get(b) and store.get(f2)
+    store.acted(f2)  # f2 searched: now live too
+    with pytest.raises(StoreFull):
+        new(True)
+    now[0] = 30.0
+    store.get(a)
+    store.get(f2)
+    now[0] = 61.0  # b was last used at 0: idle now, and the least recently used
+    c = new(True)
+    assert store.get(b) is None and all(store.get(s) for s in (a, f2, c))
+    assert store.fresh_count == 1 and len(store) == 3
+
+
+def test_idle_and_half_open_connections_are_closed_and_threads_are_bounded(site):
+    """50 connections that never finish a request: at most `max_connections` get a thread, the rest an
+    immediate 503; all are closed within the request timeout, and the site still serves."""
+    import socket
+
+    server = ShopServer(site, request_timeout_s=0.5, max_connections=16)
+    socks: list[socket.socket] = []
+    try:
+        base_threads = threading.active_count()
+        t0 = time.monotonic()
+        for k in range(50):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            if k % 2:  # half-sent request: the request line and no end of headers
+                s.sendall(b"GET /start HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            socks.append(s)
+        time.sleep(0.2)
+        assert threading.active_count() <= base_threads + 16
+        closed_after = []
+        for s in socks:
+            try:
+                while s.recv(4096):  # a refused one reads its 503 first
+                    pass
+            except ConnectionResetError:
+                pass
+            closed_after.append(time.monotonic() - t0)
+        assert max(closed_after) < 3.0, max(closed_after)
+        assert server._server.refused >= 50 - 16
+        assert requests.get(f"{server.url}/start?task=1", timeout=5).status_code == 200
+        deadline = time.monotonic() + 3
+        while threading.active_count() > base_threads + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert threading.active_count() <= base_threads + 1
+    finally:
+        for s in socks:
+            s.close()
+        server.close()
