@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agentgym.core.errors import AgentGymError
-from agentgym.retrieval.lucene import LuceneIndex, LuceneRetriever
+from agentgym.retrieval.lucene import CorruptIndexError, LuceneIndex, LuceneRetriever
 
 pytestmark = pytest.mark.java
 
@@ -101,9 +101,10 @@ def test_killed_build_leaves_no_valid_looking_cache(tmp_path):
     for p in root.iterdir():
         if not p.name.startswith(".build-"):
             assert (p / "meta.json").is_file() and (p / "index").is_dir()
-    # and a fresh build works afterwards
+    # and a fresh build works afterwards, and removes the killed build's staging folder (issue 16)
     idx = LuceneIndex.build_or_load(json.loads(docs_file.read_text()), "k", cache_root=tmp_path)
     assert idx.search("word1234", 1)[0][0] == "1234"
+    assert not [p.name for p in root.iterdir() if p.name.startswith(".build-")]
 
 
 def test_empty_and_malformed_corpora_give_clear_errors(tmp_path):
@@ -141,3 +142,46 @@ def test_key_opens_a_cached_index_without_reading_the_docs(tmp_path):
     listed = LuceneIndex.build_or_load(DOCS, "kk", cache_root=tmp_path)
     assert listed.index_dir != first.index_dir  # content hash, not the key
     assert LuceneIndex.build_or_load(list(DOCS), "kk", cache_root=tmp_path).meta == listed.meta
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _damage_footer(path: Path) -> None:
+    """Same size, last 16 bytes zeroed: only Lucene's own footer check sees it."""
+    data = path.read_bytes()
+    path.write_bytes(data[:-16] + bytes(16))
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["with-file-list", "old-meta-without-file-list"])
+@pytest.mark.parametrize("damage", [_truncate, _damage_footer, Path.unlink], ids=["truncated", "footer", "deleted"])
+def test_a_damaged_cached_index_is_rebuilt(tmp_path, listed, damage):
+    """Issue 16: a truncated index file gave CorruptIndexException instead of a rebuild."""
+    first = LuceneIndex.build_or_load(DOCS, "z", cache_root=tmp_path, key="corpus:1")
+    first.close()
+    files = first.meta["files"]
+    assert set(files) >= {"segments_1"} and all(isinstance(v, int) for v in files.values())
+    if not listed:  # a cache written before the file list existed: Lucene's own checks must catch it
+        meta = json.loads((first.index_dir / "meta.json").read_text())
+        del meta["files"]
+        (first.index_dir / "meta.json").write_text(json.dumps(meta))
+    lucene_dir = first.index_dir / "index"
+    victim = max((p for p in lucene_dir.iterdir() if p.name != "write.lock"), key=lambda p: p.stat().st_size)
+    damage(victim)
+    with pytest.raises(CorruptIndexError):
+        LuceneIndex(first.index_dir)
+    again = LuceneIndex.build_or_load(iter(DOCS), "z", cache_root=tmp_path, key="corpus:1")
+    assert again.index_dir == first.index_dir and again.meta["created"] >= first.meta["created"]
+    assert again.search("glass museum", 1)[0][0] == "d" and again.doc("c") == DOCS[2]["contents"]
+    assert again.meta["files"] == {p.name: p.stat().st_size for p in lucene_dir.iterdir() if p.name != "write.lock"}
+    assert not [p.name for p in (tmp_path / "z").iterdir() if p.name.startswith(".build-")]
+
+
+def test_a_damaged_prebuilt_index_is_one_clear_error(tmp_path):
+    built = LuceneIndex.build_or_load(DOCS, "p", cache_root=tmp_path)
+    built.close()
+    _damage_footer(built.index_dir / "index" / "segments_1")
+    with pytest.raises(CorruptIndexError, match="CorruptIndexException"):
+        LuceneIndex(built.index_dir / "index", prebuilt=True)

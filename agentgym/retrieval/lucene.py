@@ -3,8 +3,11 @@
 The index lives under `cache_dir("lucene", name, <content hash>)`, so a changed corpus gets a new index
 and an unchanged one is reused. Builds go to a temporary sibling folder that is renamed into place only
 when complete (with a `meta.json` marker), so a killed build never leaves a cache that looks valid.
-Indexing runs pyserini's documented command line in a child process (its own JVM, with a timeout);
-searching loads `LuceneSearcher` in this process.
+`meta.json` lists every index file with its size: a cached index whose files were truncated, removed
+or damaged (Lucene's own checks fail on open) is discarded and rebuilt instead of failing the run. A
+staging folder left by a killed build (`.build-<host>-<pid>-*`) is removed by the next build once its
+process is gone. Indexing runs pyserini's documented command line in a child process (its own JVM,
+with a timeout); searching loads `LuceneSearcher` in this process.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +36,13 @@ from agentgym.retrieval.base import Passage, Retriever
 INDEX_FORMAT = "lucene-json-v1"
 DEFAULT_JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
 _META = "meta.json"
+_BUILD_PREFIX = ".build-"
+
+log = logging.getLogger(__name__)
+
+
+class CorruptIndexError(AgentGymError):
+    """A Lucene index folder that cannot be opened: truncated, missing or damaged files."""
 
 
 def ensure_java_env() -> dict[str, str]:
@@ -62,6 +75,63 @@ def _valid(path: Path) -> bool:
     return (path / _META).is_file()
 
 
+def _file_sizes(lucene_dir: Path) -> dict[str, int]:
+    """Every index file and its size (write.lock aside: Lucene may create or drop it)."""
+    return {p.name: p.stat().st_size for p in sorted(lucene_dir.iterdir()) if p.is_file() and p.name != "write.lock"}
+
+
+def _check_files(lucene_dir: Path, expected: dict[str, Any]) -> None:
+    """Raise `CorruptIndexError` when a file listed at build time is missing or has another size: a
+    truncated copy is caught here with a stat per file, before the JVM reads anything."""
+    for name, size in expected.items():
+        p = lucene_dir / name
+        try:
+            actual = p.stat().st_size
+        except OSError:
+            raise CorruptIndexError(f"Lucene index {lucene_dir} lacks {name}") from None
+        if actual != size:
+            raise CorruptIndexError(f"Lucene index file {p} has {actual} bytes, {size} when built (truncated?)")
+
+
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:64] or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def sweep_stale_builds(parent: Path) -> list[Path]:
+    """Remove staging folders of builds on this host whose process is gone (killed with -9, a power
+    cut); returns them. Another host's folders (a shared cache) and live builds are left alone."""
+    removed = []
+    host = _host_tag()
+    pattern = re.compile(rf"^{re.escape(_BUILD_PREFIX)}{re.escape(host)}-(\d+)-")
+    for p in Path(parent).iterdir() if Path(parent).is_dir() else ():
+        m = pattern.match(p.name)
+        if m and p.is_dir() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def _discard(path: Path, why: Exception) -> None:
+    """Move a corrupt cached index out of the way (atomically) and delete it, so it gets rebuilt."""
+    log.warning("discarding the corrupt Lucene index %s (%s); rebuilding it", path, why)
+    trash = path.with_name(f"{_BUILD_PREFIX}{_host_tag()}-{os.getpid()}-corrupt-{path.name}")
+    try:
+        os.rename(path, trash)
+    except OSError:
+        trash = path
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 class LuceneIndex:
     """A searchable Lucene index of {"id", "contents"} documents (BM25, k1=0.9, b=0.4: pyserini's defaults)."""
 
@@ -70,6 +140,7 @@ class LuceneIndex:
         `prebuilt=True` any pyserini Lucene index folder (e.g. a downloaded wiki-18 BM25 index)."""
         self.index_dir = Path(index_dir)
         self.threads = threads or max(1, min(4, os.cpu_count() or 1))
+        meta: dict[str, Any] = {}
         if prebuilt:
             if not any(self.index_dir.glob("segments_*")):
                 raise AgentGymError(f"{self.index_dir} is not a Lucene index folder (no segments_* file)")
@@ -78,12 +149,20 @@ class LuceneIndex:
             if not _valid(self.index_dir):
                 raise AgentGymError(f"{self.index_dir} is not a complete agentgym Lucene index (no {_META})")
             lucene_dir = self.index_dir / "index"
+            try:
+                meta = json.loads((self.index_dir / _META).read_text())
+            except (OSError, ValueError) as e:
+                raise CorruptIndexError(f"{self.index_dir / _META} is unreadable ({type(e).__name__})") from None
+            if not isinstance(meta, dict):
+                raise CorruptIndexError(f"{self.index_dir / _META} is not a JSON object")
+            if isinstance(meta.get("files"), dict):  # caches built before the file list open unchecked
+                _check_files(lucene_dir, meta["files"])
         LuceneSearcher = _import_searcher()
-        self._searcher = LuceneSearcher(str(lucene_dir))
-        if prebuilt:
-            self.meta: dict[str, Any] = {"format": "prebuilt", "num_docs": int(self._searcher.num_docs)}
-        else:
-            self.meta = json.loads((self.index_dir / _META).read_text())
+        try:
+            self._searcher = LuceneSearcher(str(lucene_dir))
+        except Exception as e:  # jnius.JavaException: CorruptIndexException, EOFException, NoSuchFileException
+            raise CorruptIndexError(f"Lucene cannot open the index {lucene_dir}: {_java_message(e)}") from None
+        self.meta = meta if not prebuilt else {"format": "prebuilt", "num_docs": int(self._searcher.num_docs)}
 
     @property
     def num_docs(self) -> int:
@@ -120,24 +199,33 @@ class LuceneIndex:
         elif isinstance(docs, list | tuple):
             known = cls._hash(docs)
         if known is not None and _valid(parent / known):
-            return cls(parent / known)
-        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=parent))
+            try:
+                return cls(parent / known)
+            except CorruptIndexError as e:
+                _discard(parent / known, e)
+        sweep_stale_builds(parent)
+        staging = Path(tempfile.mkdtemp(prefix=f"{_BUILD_PREFIX}{_host_tag()}-{os.getpid()}-", dir=parent))
         try:
             digest, n = cls._write_corpus(docs, staging / "corpus")
             final = parent / (known if key is not None else digest)
-            if not _valid(final):
-                cls._build(staging, n, digest, timeout_s=timeout_s, threads=threads, progress=progress)
-                shutil.rmtree(staging / "corpus", ignore_errors=True)  # the index stores the raw docs
-                staging.chmod(0o755)  # mkdtemp made it private
-                if final.exists():  # a broken leftover (no marker) or a concurrent build that won
-                    if _valid(final):
-                        return cls(final)
-                    shutil.rmtree(final, ignore_errors=True)
+            if _valid(final):  # built meanwhile, or the corpus's hash was unknown until now
                 try:
-                    os.rename(staging, final)
-                except OSError:
-                    if not _valid(final):
-                        raise
+                    return cls(final)
+                except CorruptIndexError as e:
+                    _discard(final, e)
+            cls._build(staging, n, digest, timeout_s=timeout_s, threads=threads, progress=progress)
+            shutil.rmtree(staging / "corpus", ignore_errors=True)  # the index stores the raw docs
+            staging.chmod(0o755)  # mkdtemp made it private
+            if final.exists():  # a broken leftover (no marker) or a concurrent build that won
+                if _valid(final):
+                    with contextlib.suppress(CorruptIndexError):
+                        return cls(final)
+                shutil.rmtree(final, ignore_errors=True)
+            try:
+                os.rename(staging, final)
+            except OSError:
+                if not _valid(final):
+                    raise
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
@@ -207,6 +295,7 @@ class LuceneIndex:
             "num_docs": n,
             "build_seconds": round(time.perf_counter() - t0, 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "files": _file_sizes(staging / "index"),
         }
         (staging / _META).write_text(json.dumps(meta, indent=1))
 
@@ -265,6 +354,13 @@ class LuceneIndex:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._searcher.close()
+
+
+def _java_message(e: Exception) -> str:
+    """The Java exception's class and message (pyjnius keeps them in `classname` / `innermessage`)."""
+    name = getattr(e, "classname", None) or type(e).__name__
+    msg = getattr(e, "innermessage", None) or str(e)
+    return f"{name}: {str(msg)[:300]}"
 
 
 def _clean_query(query: Any) -> str:
