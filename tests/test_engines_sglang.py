@@ -7,6 +7,7 @@ test (marker `sglang`, opt-in) runs the same checks against a real server at $AG
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -216,3 +217,101 @@ def test_real_sglang_server(model_dir, prompts):
     g = eng.generate(real_prompts, SamplingParams(temperature=1.0, max_new_tokens=8))[0]
     assert g.logprobs == pytest.approx(forward_logprobs(model, real_prompts[0], g.token_ids), abs=1e-3)
     eng.update_weights(path)
+
+
+# ---- malformed replies (issue 16, item 10) ------------------------------------------------------
+@pytest.fixture(scope="module")
+def shared_server(model_dir):
+    with FakeSGLangServer(str(model_dir)) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def genuine(shared_server, prompts):
+    """A real reply of the fake for prompts[0] (4 greedy tokens), to be broken one field at a time."""
+    r = requests.post(shared_server.url + "/generate", json={
+        "input_ids": prompts[0], "return_logprob": True, "sampling_params": {"max_new_tokens": 4, "temperature": 0}},
+        timeout=30)
+    return r.json()
+
+
+def _with(reply, path, value):
+    """A deep copy of `reply` with the field at `path` (keys / indexes) set to `value`."""
+    import copy
+
+    out = copy.deepcopy(reply)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return out
+
+
+LP = ("meta_info", "output_token_logprobs")
+MALFORMED = {
+    "not json": (b"<html>502 Bad Gateway</html>", "not JSON"),
+    "truncated json": (b'{"text": "ab', "not JSON"),
+    "deeply nested": (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+    "a number": (b"42", "JSON int"),
+    "no results": (b"[]", "0 results for 1 prompts"),
+    "item not an object": (b"[1]", "not an object"),
+    "meta_info a list": (lambda g: _with(g, ("meta_info",), []), "meta_info is a JSON list"),
+    "no logprobs": (lambda g: _with(g, ("meta_info",), {}), "no meta_info.output_token_logprobs"),
+    "logprobs a string": (lambda g: _with(g, LP, "abc"), "output_token_logprobs is not a list"),
+    "entry too short": (lambda g: _with(g, (*LP, 0), [-0.5]), r"output_token_logprobs\[0\] is not"),
+    "entry an object": (lambda g: _with(g, (*LP, 1), {"logprob": -1}), r"output_token_logprobs\[1\] is not"),
+    "logprob a string": (lambda g: _with(g, (*LP, 0, 0), "-0.5"), "not a finite number"),
+    "logprob a bool": (lambda g: _with(g, (*LP, 0, 0), True), "not a finite number"),
+    "logprob NaN": (lambda g: json.dumps(_with(g, (*LP, 0, 0), float("nan"))).encode(), "not a finite number"),
+    "logprob infinite": (lambda g: json.dumps(_with(g, (*LP, 0, 0), float("-inf"))).encode(), "not a finite number"),
+    "huge token id": (lambda g: _with(g, (*LP, 0, 1), 10**30), "token id 1000000000000000000000000000000"),
+    "negative token id": (lambda g: _with(g, (*LP, 0, 1), -1), "token id -1"),
+    "token id past the vocabulary": (lambda g: _with(g, (*LP, 0, 1), 10**6), "token id 1000000"),
+    "float token id": (lambda g: _with(g, (*LP, 0, 1), 1.5), "token id 1.5"),
+    "string token id": (lambda g: _with(g, (*LP, 0, 1), "7"), "token id '7'"),
+    "output_ids strings": (lambda g: _with(g, ("output_ids",), ["a"]), "output_ids is not a list"),
+    "output_ids disagree": (lambda g: _with(g, ("output_ids",), g["output_ids"][::-1] + [0]), "disagree"),
+    "more tokens than asked": (lambda g: _with(_with(g, LP, g[LP[0]][LP[1]] * 2), ("output_ids",), g["output_ids"] * 2),
+                               "8 tokens for max_new_tokens=4"),
+    "text a number": (lambda g: _with(g, ("text",), 5), "text is not a string"),
+    "finish_reason a string": (lambda g: _with(g, ("meta_info", "finish_reason"), "length"), "finish_reason is a JSON str"),
+    "finish_reason type odd": (lambda g: _with(g, ("meta_info", "finish_reason"), {"type": 3}), "finish_reason.type is 3"),
+    "finish_reason matched odd": (lambda g: _with(g, ("meta_info", "finish_reason"), {"type": "stop", "matched": [1]}),
+                                  r"finish_reason.matched is \[1\]"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_every_malformed_generate_reply_is_an_engine_error(shared_server, model_dir, prompts, genuine, case):
+    """Issue 16: these surfaced as raw JSONDecodeError / AttributeError / OverflowError / ValueError /
+    IndexError, or were accepted. Each must be one EngineError that names what is wrong."""
+    body, match = MALFORMED[case]
+    if callable(body):
+        body = body(genuine)
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    eng = SGLangEngine(model_dir, url=shared_server.url)
+    sp = SamplingParams(temperature=0, max_new_tokens=4)
+    shared_server.set(next_reply={"/generate": (200, raw)})
+    with pytest.raises(EngineError, match=match):
+        eng.generate(prompts[:1], sp)
+    # the genuine reply itself passes, injected the same way, and the next real call works
+    shared_server.set(next_reply={"/generate": (200, json.dumps(genuine).encode())})
+    assert eng.generate(prompts[:1], sp)[0].token_ids == genuine["output_ids"]
+    assert eng.generate(prompts[:1], sp)[0].token_ids == genuine["output_ids"]
+
+
+@pytest.mark.parametrize("reply", [
+    {"success": "false", "message": "Failed to load"}, {"success": 1, "message": "x"}, {"success": None},
+    {"message": "no success field"}, [True], "not json",
+])
+@pytest.mark.parametrize("route", ["/update_weights_from_disk", "/update_weights_from_tensor"])
+def test_weight_update_needs_a_real_success_true(shared_server, model_dir, reply, route):
+    """Issue 16: `{"success": "false"}` counted as success (a non-empty string is truthy)."""
+    eng = SGLangEngine(model_dir, url=shared_server.url, tensor_sync=route.endswith("tensor"))
+    raw = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
+    shared_server.set(next_reply={route: (200, raw)})
+    target = model_dir if route.endswith("disk") else {"w": torch.zeros(1)}
+    with pytest.raises(EngineError, match="failed"):
+        eng.update_weights(target)
+    eng.update_weights(model_dir)  # a genuine success still passes
+    eng.close()

@@ -25,7 +25,9 @@ with the variable set.
 
 Robustness: every request has a timeout; a launched server that died is restarted (with the latest
 weights) up to `max_restarts` times; a server given by URL is retried with back-off, then an
-`EngineError` says what happened.
+`EngineError` says what happened. Replies are checked field by field before use (types, token ids in
+the vocabulary, finite log-probabilities, `output_ids` matching them, no more tokens than asked for,
+`success` a real `true`): any other reply is one `EngineError` naming the route and the field.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import json
+import math
 import os
 import shutil
 import signal
@@ -191,6 +195,7 @@ class SGLangEngine(Engine):
 
             tokenizer = load_tokenizer(self.model_path)
         self.tokenizer = tokenizer
+        self.vocab_limit = _vocab_limit(tokenizer, self.model_path)
         self.server: SGLangServer | None = None
         if url is None:
             assert self.model_path is not None
@@ -238,12 +243,14 @@ class SGLangEngine(Engine):
                 r = self.session.post(self.url + route, json=payload, timeout=timeout or self.timeout)
             except requests.Timeout as e:
                 raise EngineError(f"SGLang {route} timed out after {timeout or self.timeout:.0f}s") from e
-            except requests.ConnectionError as e:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
                 last = f"connection error: {e}"
                 if self.server is not None and not self.server.alive():
                     continue  # restarted at the top of the loop
                 time.sleep(min(5.0, 0.5 * 2**attempt))
                 continue
+            except requests.RequestException as e:  # a reply requests cannot even read
+                raise EngineError(f"SGLang {route}: unreadable reply ({type(e).__name__}: {e})") from e
             if r.status_code >= 500:
                 last = f"HTTP {r.status_code}: {r.text[:200]}"
                 time.sleep(min(5.0, 0.5 * 2**attempt))
@@ -274,35 +281,79 @@ class SGLangEngine(Engine):
         r = self._post("/generate", payload)
         if r.status_code != 200:
             raise EngineError(f"SGLang /generate: HTTP {r.status_code}: {r.text[:300]}")
-        data = r.json()
+        data = _reply_json(r, "/generate")
         if isinstance(data, dict):
             data = [data]
+        if not isinstance(data, list):
+            raise EngineError(f"SGLang /generate answered a JSON {type(data).__name__}, not an object or a list")
         if len(data) != len(prompt_ids):
             raise EngineError(f"SGLang returned {len(data)} results for {len(prompt_ids)} prompts")
-        return [self._parse(item, sampling) for item in data]
+        return [self._parse(item, sampling, i) for i, item in enumerate(data)]
 
-    def _parse(self, item: dict[str, Any], sp: SamplingParams) -> Generation:
-        meta = item.get("meta_info") or {}
+    def _parse(self, item: Any, sp: SamplingParams, index: int = 0) -> Generation:
+        """One `/generate` result, checked field by field: a malformed one is an `EngineError`."""
+
+        def bad(what: str) -> EngineError:
+            return EngineError(f"SGLang /generate result {index} is malformed: {what}")
+
+        if not isinstance(item, dict):
+            raise bad(f"a JSON {type(item).__name__}, not an object")
+        meta = item.get("meta_info")
+        if meta is None:
+            meta = {}
+        if not isinstance(meta, dict):
+            raise bad(f"meta_info is a JSON {type(meta).__name__}, not an object")
         lps = meta.get("output_token_logprobs")
         if lps is None:
             raise EngineError("SGLang reply has no meta_info.output_token_logprobs (was return_logprob ignored?)")
-        ids = [int(x[1]) for x in lps]
-        logprobs = [float(x[0]) for x in lps]
+        if not isinstance(lps, list):
+            raise bad("meta_info.output_token_logprobs is not a list")
+        ids: list[int] = []
+        logprobs: list[float] = []
+        for j, entry in enumerate(lps):
+            if not isinstance(entry, list) or len(entry) < 2:
+                raise bad(f"output_token_logprobs[{j}] is not a [logprob, token_id, ...] list")
+            lp, tid = entry[0], entry[1]
+            if not _is_number(lp) or not math.isfinite(lp):
+                raise bad(f"output_token_logprobs[{j}] has logprob {lp!r}, not a finite number")
+            if not _is_token_id(tid, self.vocab_limit):
+                raise bad(f"output_token_logprobs[{j}] has token id {tid!r}, not an integer in 0..{self.vocab_limit - 1}")
+            ids.append(tid)
+            logprobs.append(float(lp))
+        if len(ids) > sp.max_new_tokens:
+            raise bad(f"{len(ids)} tokens for max_new_tokens={sp.max_new_tokens}")
         out_ids = item.get("output_ids")
-        if out_ids is not None and list(map(int, out_ids)) != ids:
-            raise EngineError("SGLang output_ids disagree with output_token_logprobs ids")
-        fr = meta.get("finish_reason") or {}
-        kind = fr.get("type") if isinstance(fr, dict) else str(fr)
+        if out_ids is not None:
+            if not isinstance(out_ids, list) or not all(_is_token_id(t, self.vocab_limit) for t in out_ids):
+                raise bad("output_ids is not a list of token ids")
+            if out_ids != ids:
+                raise EngineError("SGLang output_ids disagree with output_token_logprobs ids")
+        server_text = item.get("text")
+        if server_text is not None and not isinstance(server_text, str):
+            raise bad("text is not a string")
+        fr = meta.get("finish_reason")
+        if fr is None:
+            fr = {}
+        if not isinstance(fr, dict):
+            raise bad(f"finish_reason is a JSON {type(fr).__name__}, not an object")
+        kind, matched = fr.get("type"), fr.get("matched")
+        if kind is not None and kind not in ("stop", "length", "abort"):
+            raise bad(f"finish_reason.type is {kind!r}")
+        if matched is not None and not isinstance(matched, str) and not _is_token_id(matched, 1 << 62):
+            raise bad(f"finish_reason.matched is {matched!r}")
         if kind == "abort":
-            raise EngineError(f"SGLang aborted a request: {fr.get('message', '')}")
+            raise EngineError(f"SGLang aborted a request: {str(fr.get('message', ''))[:300]}")
         if kind == "length":
             reason = "length"
-        elif isinstance(fr, dict) and isinstance(fr.get("matched"), int):
-            reason = "eos" if ids and ids[-1] == fr["matched"] and fr["matched"] not in self._stop_ids(sp) else "stop"
+        elif isinstance(matched, int):
+            reason = "eos" if ids and ids[-1] == matched and matched not in self._stop_ids(sp) else "stop"
         else:
             reason = "stop"
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        return Generation(ids, logprobs, text, reason, meta={"server_text": item.get("text"), "finish": fr})
+        try:
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        except (OverflowError, ValueError, TypeError, IndexError) as e:
+            raise bad(f"its token ids do not decode ({type(e).__name__}: {e})") from None
+        return Generation(ids, logprobs, text, reason, meta={"server_text": server_text, "finish": fr})
 
     def _stop_ids(self, sp: SamplingParams) -> set[int]:
         out = set()
@@ -341,8 +392,8 @@ class SGLangEngine(Engine):
             path = str(Path(weights).resolve())
             r = self._post("/update_weights_from_disk", {"model_path": path})
             body = _json(r)
-            if r.status_code != 200 or not body.get("success", False):
-                raise EngineError(f"SGLang update_weights_from_disk failed: {body.get('message', r.text[:200])}")
+            if r.status_code != 200 or body.get("success") is not True:  # "false" is truthy: only `true` counts
+                raise EngineError(f"SGLang update_weights_from_disk failed: {_why(r, body)}")
             self.model_path = path
             self._pending_weights = None
         elif self.tensor_sync:
@@ -352,8 +403,8 @@ class SGLangEngine(Engine):
                        "flush_cache": True}
             r = self._post("/update_weights_from_tensor", payload)
             body = _json(r)
-            if r.status_code != 200 or not body.get("success", False):
-                raise EngineError(f"SGLang update_weights_from_tensor failed: {body.get('message', r.text[:200])}")
+            if r.status_code != 200 or body.get("success") is not True:
+                raise EngineError(f"SGLang update_weights_from_tensor failed: {_why(r, body)}")
             self._pending_weights = {k: v.clone() for k, v in named}
         else:
             self.update_weights(self._save_weights(weights))
@@ -376,8 +427,48 @@ class SGLangEngine(Engine):
 
 
 def _json(r) -> dict[str, Any]:
+    """The reply's JSON object, or {} when it is not one (callers then see no `success: true`)."""
     try:
         body = r.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _reply_json(r, route: str) -> Any:
+    """The reply's JSON, or an `EngineError` that says it was none (JSONDecodeError is a ValueError)."""
+    try:
+        return r.json()
+    except (ValueError, RecursionError) as e:
+        raise EngineError(f"SGLang {route} answered something that is not JSON ({type(e).__name__}): "
+                          f"{r.text[:200]!r}") from None
+
+
+def _why(r, body: dict[str, Any]) -> str:
+    """The server's failure message for an error line: its `message`, else the start of the body."""
+    msg = body.get("message")
+    if isinstance(msg, str) and msg:
+        return msg[:300]
+    return f"HTTP {r.status_code}: {r.text[:200]}"
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _is_token_id(x: Any, limit: int) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < limit
+
+
+def _vocab_limit(tokenizer: Any, model_path: str | None) -> int:
+    """One past the largest valid token id: the tokenizer's size, or the model's (padded) embedding rows
+    from config.json when larger. An id at or past it would break decoding or the trainer's lookup."""
+    sizes = []
+    with contextlib.suppress(TypeError):
+        sizes.append(len(tokenizer))
+    if model_path is not None:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            v = json.loads((Path(model_path) / "config.json").read_text()).get("vocab_size")
+            if _is_token_id(v, 1 << 31):
+                sizes.append(v)
+    return max(sizes) if sizes else 1 << 31

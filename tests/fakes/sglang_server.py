@@ -26,7 +26,9 @@ the JSON shapes of sgl-project/sglang (`srt/entrypoints/http_server.py`, `srt/ma
 
 Not modelled: streaming, the radix cache (flush only counts), batching across requests (requests are
 served one at a time), the OpenAI endpoints. Fault injection for tests: `delay` (seconds before each
-/generate reply), `fail_next` (HTTP 500 replies to come), and killing the process (run it as
+/generate reply), `fail_next` (HTTP 500 replies to come), `next_reply` (route -> (status, raw body
+bytes): the next request to that route gets exactly that reply, for malformed-reply tests), and
+killing the process (run it as
 `python -m fakes.sglang_server --model-path P --port N`, the same flags as `sglang.launch_server`).
 """
 
@@ -279,6 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
         if srv.fail_next > 0 and path == "/generate":
             srv.fail_next -= 1
             return self._error(500, "injected failure")
+        if path in srv.next_reply:
+            code, raw = srv.next_reply.pop(path)
+            return self._send(code, raw)
         try:
             if path == "/generate" and method in ("POST", "PUT"):
                 if not isinstance(body, dict):
@@ -328,6 +333,7 @@ class FakeSGLangServer:
         self.httpd.ready = True  # type: ignore[attr-defined]
         self.httpd.delay = 0.0  # type: ignore[attr-defined]
         self.httpd.fail_next = 0  # type: ignore[attr-defined]
+        self.httpd.next_reply = {}  # type: ignore[attr-defined]
         self.thread: threading.Thread | None = None
 
     @property
