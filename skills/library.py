@@ -36,7 +36,40 @@ GENERAL = "general"
 MAX_SKILL_WORDS = 45
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _SUFFIXES = (".yaml", ".yml", ".json")
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster where built
+_YAML_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster where built
+#: A library file is a few KB; a larger one is refused before parsing.
+MAX_LIBRARY_CHARS = 4 << 20
+
+
+class _NoAliasLoader(_YAML_BASE):  # type: ignore[misc, valid-type]
+    """A safe loader (no tags that run code) that refuses anchors and aliases before constructing
+    anything: nested aliases ("billion laughs") expand to exponentially many values in the parser's
+    output while the file stays tiny. Libraries never need them."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _refuse_aliases(node)
+        return super().construct_document(node)
+
+
+def _refuse_aliases(root: yaml.Node) -> None:
+    """Raise if any node is reachable twice (that is what an alias is after composing); linear in the
+    number of distinct nodes, so a billion-laughs file is refused at once."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            mark = node.start_mark
+            raise yaml.YAMLError(f"aliases (*name) are not allowed (line {mark.line + 1}, column {mark.column + 1})")
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.extend((k, v))
+
+
+_YAML_LOADER = _NoAliasLoader
 
 
 def env_name_from_id(env: str) -> str:
@@ -134,6 +167,9 @@ class SkillLibrary:
     def from_file(cls, path: str | Path, *, strict: bool = True) -> SkillLibrary:
         p = Path(path)
         try:
+            if p.stat().st_size > 4 * MAX_LIBRARY_CHARS:  # at most 4 UTF-8 bytes a character: surely too long
+                raise AgentGymError(f"skill library {str(p)!r} is {p.stat().st_size} bytes; the limit is "
+                                    f"{MAX_LIBRARY_CHARS} characters")
             text = p.read_text(encoding="utf-8")
         except OSError as e:
             raise AgentGymError(f"cannot read skill library {str(p)!r}: {e}") from e
@@ -141,10 +177,15 @@ class SkillLibrary:
 
     @classmethod
     def from_text(cls, text: str, *, source: str = "<text>", strict: bool = True) -> SkillLibrary:
+        """Parse YAML (or JSON, a subset) with a safe loader that also refuses aliases and huge input."""
+        if len(text) > MAX_LIBRARY_CHARS:
+            raise AgentGymError(f"skill library {source} is {len(text)} characters; the limit is {MAX_LIBRARY_CHARS}")
         try:
-            data = yaml.load(text, Loader=_YAML_LOADER)  # JSON is a subset of YAML
+            data = yaml.load(text, Loader=_YAML_LOADER)  # a SafeLoader subclass: no tag runs code
         except yaml.YAMLError as e:
             raise AgentGymError(f"skill library {source} is not valid YAML: {e}") from e
+        except RecursionError:  # the pure-Python loader on deep nesting (libyaml has its own limit)
+            raise AgentGymError(f"skill library {source} nests too deeply") from None
         return cls.from_dict(data, source=source, strict=strict)
 
     @classmethod

@@ -268,3 +268,69 @@ def test_cli_init_model_and_sft(tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["sft", "--env", "no-such-env", "--out", str(tmp_path / "x")])
     assert e.value.code == 2
+
+
+# ---- issue 16, item 11: leftovers of killed builds, model folders without a tokenizer -------------
+def test_a_killed_builds_tmp_folder_is_removed_by_the_next_build(tmp_path, monkeypatch):
+    """A `<final>.tmp<pid>` folder of a build killed with -9 stayed forever; a live build's stays."""
+    import fcntl
+
+    from agentgym.models import default
+    from agentgym.paths import cache_dir
+
+    monkeypatch.setenv("AGENTGYM_CACHE", str(tmp_path / "cache"))
+    env_id = register_toy()
+    cfg = DefaultModelConfig(env_id, vocab_size=400, tokenizer_demos=20, size=TINY,
+                             sft=SFTConfig(demos=10, epochs=1, batch_size=16, bf16=False))
+    root = cache_dir("models")
+    final = root / f"{default._slug(env_id)}-{default.model_key(cfg)}"
+    stale = final.with_name(final.name + ".tmp999999")  # this model's own leftover
+    other = root / "other-0123.tmp4242"  # another model's leftover, no lock file at all
+    busy = root / "busy-0123.tmp4343"  # a build in progress elsewhere: it holds its lock
+    for p in (stale / "sub", other, busy):
+        p.mkdir(parents=True)
+
+    def fake_build(cfg, out, **kw):
+        out.mkdir(parents=True)
+        (out / "agentgym.json").write_text("{}")
+
+    monkeypatch.setattr(default, "build_default_model", fake_build)
+    with open(root / ".busy-0123.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert default.ensure_default_model(env_id, config=cfg, progress=False) == final
+    assert (final / "agentgym.json").is_file()
+    assert not stale.exists() and not other.exists() and busy.is_dir()
+    assert default.sweep_stale_builds(root) == [busy]  # its lock is free now
+
+
+def test_a_model_folder_without_tokenizer_files_says_so(tmp_path, tiny_dir):
+    """Issue 16: such a folder was reported as "no chat template" (AutoTokenizer built an empty one),
+    and with only tokenizer_config.json + chat_template.jinja left it loaded and encoded text to []."""
+    import shutil
+
+    from agentgym.core.errors import AgentGymError
+    from agentgym.models.load import load_tokenizer
+
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_dir, bare)
+    (bare / "tokenizer.json").unlink()
+    with pytest.raises(AgentGymError, match=r"no tokenizer files in .*bare \(expected tokenizer.json"):
+        load_tokenizer(bare)  # tokenizer_config.json and chat_template.jinja are still there
+    for f in ("tokenizer_config.json", "chat_template.jinja"):
+        (bare / f).unlink()
+    with pytest.raises(AgentGymError, match="no tokenizer files"):
+        load_policy(bare)
+    with pytest.raises(AgentGymError, match="no tokenizer files"):
+        HFEngine(bare)
+    # tokenizer files without a chat template still get that message
+    no_tpl = tmp_path / "no_tpl"
+    shutil.copytree(tiny_dir, no_tpl)
+    (no_tpl / "chat_template.jinja").unlink()
+    cfg = json.loads((no_tpl / "tokenizer_config.json").read_text())
+    cfg.pop("chat_template", None)
+    (no_tpl / "tokenizer_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(AgentGymError, match="no chat template"):
+        load_tokenizer(no_tpl)
+    with pytest.raises(AgentGymError, match="cannot load the tokenizer"):
+        load_tokenizer(tmp_path / "no-such-folder")
+    assert load_tokenizer(tiny_dir)("hello")["input_ids"]

@@ -176,3 +176,47 @@ def test_fixture_tasks_cover_every_group(env):
     tasks = fixture_tasks(env)
     assert 20 <= len(tasks) <= 40
     assert {lib.group_of(t) for t in tasks} == set(lib.task_group_names)
+
+
+# ---- hostile library files (issue 16, item 11) -----------------------------------------------------
+MINIMAL = """env: toy
+groups: {general: {description: every task}}
+skills:
+  - {name: look-first, group: general, principle: "look around first", when: "at the start"}
+"""
+
+
+def _laughs(levels: int, fan: int = 10) -> str:
+    lines = ["a0: &a0 [lol]"]
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * fan)}]")
+    return "\n".join(lines) + f"\nenv: toy\nskills:\n  - {{name: boom, group: general, principle: *a{levels}}}\n"
+
+
+def test_nested_aliases_are_refused_before_they_expand(tmp_path):
+    """Billion laughs: 10 KB of YAML whose aliases expand to 10**9 strings exhausted memory."""
+    with pytest.raises(AgentGymError, match=r"aliases \(\*name\) are not allowed"):
+        SkillLibrary.from_text(_laughs(2), source="small.yaml")
+    path = tmp_path / "laughs.yaml"
+    path.write_text(_laughs(9))
+    with pytest.raises(AgentGymError, match=r"laughs.yaml is not valid YAML: aliases"):
+        SkillLibrary.from_file(path)
+    merge = MINIMAL + "base: &b {group: general}\nmore: {<<: *b, name: x}\n"
+    with pytest.raises(AgentGymError, match="aliases"):
+        SkillLibrary.from_text(merge)
+
+
+def test_library_yaml_never_runs_code_and_has_a_size_limit(tmp_path):
+    marker = tmp_path / "ran"
+    for tag in ("!!python/object/apply:os.system", "!!python/object/new:os.system", "!!python/name:os.system"):
+        evil = MINIMAL + f"x: {tag} [\"touch {marker}\"]\n"
+        with pytest.raises(AgentGymError, match="not valid YAML"):
+            SkillLibrary.from_text(evil)
+    assert not marker.exists()
+    assert SkillLibrary.from_text(MINIMAL.replace("env: toy", "env: &e toy")).env == "toy"  # an unused anchor is fine
+    with pytest.raises(AgentGymError, match="the limit is"):
+        SkillLibrary.from_text(MINIMAL + "#" * (5 << 20))
+    big = tmp_path / "big.yaml"
+    big.write_text(MINIMAL + "#" * (17 << 20))
+    with pytest.raises(AgentGymError, match="big.yaml.*the limit is"):
+        SkillLibrary.from_file(big)

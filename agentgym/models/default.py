@@ -6,8 +6,9 @@
 The cache folder is `cache_dir("models", "<env>-<hash>")`; the hash covers the whole
 `DefaultModelConfig`, the prompt-template version, this builder's version and the train panel's
 fingerprint, so a change to any of them builds a new model instead of silently reusing a stale one.
-A build runs in a temporary folder that is renamed into place when complete, under a file lock (two
-processes asking at once build it once).
+A build runs in a temporary folder (`<final>.tmp<pid>`) that is renamed into place when complete,
+under a file lock (two processes asking at once build it once). A temporary folder whose build holds
+no lock any more (killed with -9) is removed by the next build in the same cache.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -216,6 +218,7 @@ def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = Non
             if proc.exitcode != 0 or not (final / "agentgym.json").is_file():
                 raise RuntimeError(f"building the default model for {env_id} failed (exit code {proc.exitcode})")
             return final
+    sweep_stale_builds(root)
     lock_path = root / f".{final.name}.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -238,6 +241,32 @@ def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = Non
 
 
 _UNKNOWN_IN_CHILD = 3
+_TMP_RE = re.compile(r"^(?P<final>.+)\.tmp\d+$")
+
+
+def sweep_stale_builds(root: Path) -> list[Path]:
+    """Remove `<final>.tmp<pid>` folders that no build is writing; returns them.
+
+    Every build of `<final>` holds an exclusive flock on `.<final>.lock` while its temporary folder
+    exists, and the kernel drops the lock when the process dies however it dies. So a folder whose
+    lock can be taken without waiting is a leftover: safe across hosts too, unlike a pid check."""
+    removed = []
+    for tmp in sorted(Path(root).iterdir()) if Path(root).is_dir() else ():
+        m = _TMP_RE.match(tmp.name)
+        if not m or not tmp.is_dir():
+            continue
+        with open(Path(root) / f".{m.group('final')}.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # a live build holds it
+                continue
+            try:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    removed.append(tmp)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    return removed
 
 
 def _build_child(env_id: str, cfg: DefaultModelConfig, progress: bool, rebuild: bool) -> None:

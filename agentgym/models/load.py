@@ -9,6 +9,10 @@ from typing import Any
 from agentgym.core.errors import AgentGymError
 
 DTYPES = ("float32", "bfloat16", "float16")
+#: Files that hold a tokenizer's vocabulary (fast, BPE, WordPiece); also any `*.model` (SentencePiece)
+#: or `*.tiktoken` file. Without one, AutoTokenizer builds an empty tokenizer that encodes text to [].
+VOCAB_FILES = ("tokenizer.json", "vocab.json", "vocab.txt")
+VOCAB_SUFFIXES = (".model", ".tiktoken")
 
 
 def torch_dtype(dtype: Any):
@@ -28,12 +32,34 @@ def is_model_dir(path: str | Path) -> bool:
     return p.is_dir() and (p / "config.json").is_file()
 
 
+def has_vocab_files(path: str | Path) -> bool:
+    """Whether a local folder holds a tokenizer vocabulary (see `VOCAB_FILES`)."""
+    p = Path(path)
+    return any((p / f).is_file() for f in VOCAB_FILES) or any(
+        f.is_file() and f.suffix in VOCAB_SUFFIXES for f in p.iterdir()
+    )
+
+
 def load_tokenizer(path: str | Path):
-    """The directory's tokenizer via `AutoTokenizer` (offline), with a pad token guaranteed."""
+    """The directory's tokenizer via `AutoTokenizer` (offline), with a pad token guaranteed.
+
+    A folder without vocabulary files is refused up front: AutoTokenizer would otherwise build an
+    empty tokenizer from config.json, which then fails later as "no chat template" or encodes every
+    prompt to nothing."""
     from transformers import AutoTokenizer
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    tok = AutoTokenizer.from_pretrained(str(path))
+    if Path(path).is_dir() and not has_vocab_files(path):
+        raise AgentGymError(
+            f"no tokenizer files in {path} (expected tokenizer.json, vocab.json + merges.txt, vocab.txt, or a "
+            "*.model / *.tiktoken file); copy them from where the model came from"
+        )
+    try:
+        tok = AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError) as e:  # missing folder, unreadable or inconsistent tokenizer files
+        raise AgentGymError(f"cannot load the tokenizer in {path}: {str(e).splitlines()[0][:300]}") from None
+    if not tok("a", add_special_tokens=False)["input_ids"]:
+        raise AgentGymError(f"the tokenizer in {path} has an empty vocabulary (it encodes text to no tokens)")
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     if getattr(tok, "chat_template", None) is None:
