@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
+from fakes.faulty_env import register_faulty
 from fakes.tiny import build_tiny
 from fakes.toy_env import ToyFetchEnv, register_toy
 
+import agentgym.rollout.collector as col
 from agentgym.core.trajectory import read_jsonl
 from agentgym.engines.base import Engine, Generation, SamplingParams
 from agentgym.engines.hf import HFEngine
@@ -169,6 +173,31 @@ def test_collect_with_no_tasks_and_env_factories(engine):
     t = list(ToyFetchEnv(split="test").panel())[:1]
     b = collect(engine, ToyFetchEnv, t, 1, SamplingParams(max_new_tokens=4), env_kwargs={"split": "test"}, max_turns=1)
     assert b.trajectories[0].split == "test" and len(b.samples) == 1
+
+
+def test_prompts_are_capped_at_the_context_and_counted(engine, tasks, tmp_path, monkeypatch):
+    """Issue 16 item 9: a verbose env's prompt is cut to the context minus the response cap."""
+    _, verbose = register_faulty()
+    monkeypatch.setattr(col, "_warned_truncation", False)
+    rec = Recording(engine)
+    rec.model = engine.model  # the context length is read from the engine's model
+    sp = SamplingParams(temperature=1.0, max_new_tokens=16, seed=0)
+    cap = engine.model.config.max_position_embeddings - 16
+    with pytest.warns(UserWarning, match="prompt_truncated, warned once"):
+        batch = collect(rec, verbose, tasks[:1], 2, sp, max_turns=2)
+    full = encode_prompt(engine.tokenizer, batch.samples[0].user_text)
+    assert len(full) > cap, "the test env must overflow the tiny model's context"
+    assert all(len(p) <= cap for prompts, _ in rec.calls for p in prompts)
+    assert batch.stats.prompt_truncated == len(batch.samples) == 4
+    assert all(s.prompt_ids[-8:] == full[-8:] for s in batch.samples[:1])  # the tail (assistant header) is kept
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per process, counted every time
+        again = collect(rec, verbose, tasks[:1], 2, sp, max_turns=1)
+    assert again.stats.prompt_truncated == 2
+    path = tmp_path / "v.jsonl"
+    batch.to_jsonl(path)
+    rebuilt = samples_from_trajectories(list(read_jsonl(path)), engine.tokenizer)
+    assert [s.prompt_ids for s in rebuilt] == [s.prompt_ids for s in batch.samples]  # the reload cuts alike
 
 
 def test_cli_rollout_prints_success_and_writes_trajectories(engine, tmp_path, capsys):

@@ -8,8 +8,10 @@ from agentgym.rollout.parser import parse_response
 from agentgym.rollout.prompts import (
     TEMPLATES,
     build_user_text,
+    context_length,
     encode_prompt,
     family_of,
+    fit_prompt,
     format_response,
     template,
     trajectory_user_texts,
@@ -66,6 +68,47 @@ def test_long_observations_are_cut():
     text = build_user_text("alfworld", "t", [("x" * 5000, "a")], "y" * 5000, None)
     t = template("alfworld")
     assert len(text) < t.max_obs_chars + t.max_hist_chars + 300
+
+
+def test_long_instructions_and_admissible_actions_are_cut():
+    """Issue 16 item 9: a hundred 2 KB actions and a 3 KB instruction made an unbounded prompt."""
+    t = template("generic")
+    acts = [f"action {i} " + "z" * 2000 for i in range(100)]
+    text = build_user_text("generic", "do it " * 500, [("o", "say " + "w" * 3000)], "now", acts)
+    lines = text.splitlines()
+    assert len(lines[0]) <= len("Task: ") + t.max_instruction_chars and lines[0].endswith("...")
+    act_line = next(x for x in lines if x.startswith("Act: "))
+    assert len(act_line) <= len("Act: ") + t.max_action_chars and act_line.endswith("...")
+    listed = next(x for x in lines if x.startswith("Actions: "))
+    assert len(listed) <= len("Actions: ") + t.max_actions_chars + 6
+    shown = listed[len("Actions: "):].split(" | ")
+    assert shown[-1] == "..." and all(len(a) <= t.max_action_chars for a in shown)
+    assert shown[0].startswith("action 0 zzz") and shown[0].endswith("...")
+    assert len(text) < t.max_instruction_chars + t.max_actions_chars + t.max_obs_chars + 1000
+    short = build_user_text("alfworld", "put a clean apple in fridge", [("You see.", "go to fridge 1")], "o",
+                            ["open fridge 1", "look"])  # what real envs show is unchanged
+    assert "Actions: open fridge 1 | look" in short and "Act: go to fridge 1" in short
+
+
+def test_fit_prompt_keeps_the_head_and_the_tail(tok):
+    ids = list(range(3000))
+    assert fit_prompt(ids, None, tok) == ids and fit_prompt(ids, 3000, tok) == ids
+    plain = fit_prompt(ids, 1000)
+    assert len(plain) == 1000 and plain[:250] == ids[:250] and plain[250:] == ids[-750:]
+    marked = fit_prompt(ids, 1000, tok)
+    marker = tok("\n...\n", add_special_tokens=False)["input_ids"]
+    assert len(marked) == 1000 and marked[:250] == ids[:250] and marked[250:250 + len(marker)] == marker
+    assert marked[250 + len(marker):] == ids[-(750 - len(marker)):]
+
+
+def test_context_length_of_engines():
+    from types import SimpleNamespace
+
+    hf_like = SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(max_position_embeddings=2048)))
+    assert context_length(hf_like) == 2048
+    unknown = SimpleNamespace(tokenizer=SimpleNamespace(model_max_length=int(1e30)))
+    assert context_length(unknown) is None
+    assert context_length(SimpleNamespace(tokenizer=SimpleNamespace(model_max_length=4096))) == 4096
 
 
 def test_student_and_teacher_prompts_differ_only_by_the_prefix(tok):

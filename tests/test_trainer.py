@@ -3,8 +3,10 @@ resume after kill -9 (bit-identical on CPU), and a 2-process DeepSpeed run again
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,10 +15,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from fakes.tiny import build_tiny
+from fakes.toy_env import register_toy
+from rich.console import Console
 from safetensors.torch import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agentgym.models.config import ModelSize
 from agentgym.trainer.config import load_config
+from agentgym.trainer.run import run_training
 
 ENV = "agentgym/ALFWorld-Small-v0"
 TINY = ModelSize(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
@@ -107,6 +114,21 @@ def test_a_run_folder_in_use_is_refused(tiny_model, tmp_path):
             run_training(load_config(None, dict(COMMON, backend="grpo", model=str(tiny_model), steps=1,
                                                 out_dir=str(run))))
     assert not (run / "metrics.jsonl").exists() and not (run / "config.yaml").exists()
+
+
+def test_a_resumed_run_logs_each_step_once_to_tensorboard(tmp_path):
+    """Issue 16 item 11: steps between the last checkpoint and the interruption were shown twice."""
+    run = tmp_path / "run"  # the toy env and its tiny policy: the same loop, a few times faster than ALFWorld
+    cfg = load_config(None, dict(COMMON, env=register_toy(), env_kwargs={}, backend="grpo", steps=3, out_dir=str(run),
+                                 model=str(build_tiny(tmp_path / "m")), checkpoint_every=2, keep_checkpoints=2,
+                                 tensorboard=True))
+    run_training(cfg, console=Console(file=io.StringIO()))
+    shutil.rmtree(run / "checkpoints" / "step_000003")  # interrupted after step 3 was logged, before its checkpoint
+    run_training(cfg, resume=True, console=Console(file=io.StringIO()))
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("train/success")] == [1, 2, 3]
+    assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
 
 
 def test_nan_loss_skips_the_update(tiny_model, tmp_path):

@@ -18,13 +18,20 @@ The model answers `<think>...</think><action>...</action>` (Search-QA: `<think>.
 `encode_prompt(tok, user_text, privileged=c_plus)` applies the tokenizer's chat template to
 `c_plus + user_text`: the student prompt and the teacher prompt differ *only* by that prefix, so a
 teacher can score exactly the response ids the student sampled.
+
+Prompts are bounded twice, because an env may list a hundred 2 KB actions to a 2,048-token model:
+every part of the user text is cut to a character limit of its template (instruction, observations,
+each action, the whole action list; a cut ends in "..."), and `fit_prompt` cuts the encoded ids to
+the model's context minus the response cap (`context_length`), keeping the head and the tail.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 #: Bump when a template's wording changes: cached default models are keyed by it.
@@ -48,6 +55,9 @@ class Template:
     #: a regex for ids the policy must copy verbatim (WebShop product ids): the default model's tokenizer
     #: makes every such string of its training text one token, so copying it is a one-token pointer
     atomic: str | None = None
+    max_instruction_chars: int = 1000  # the Task line (real instructions: under 200 characters)
+    max_action_chars: int = 200  # each listed admissible action and each past action in the history
+    max_actions_chars: int = 4000  # the whole "Actions:" line; later actions are dropped, "..." shown
 
     @property
     def stop(self) -> list[str]:
@@ -169,19 +179,33 @@ def build_user_text(
     t = template(family)
     instruction = instruction.strip()
     clean = t.clean or (lambda o, _i: o)
-    lines = [f"Task: {instruction}"]
+    lines = [f"Task: {_cut(instruction, t.max_instruction_chars)}"]
     recent = list(history)[-t.history:] if t.history > 0 else []
     if recent:
         lines.append("Recent:")
         for obs, act in recent:
             lines.append(f"Obs: {_cut(clean(obs, instruction), t.max_hist_chars)}")
-            lines.append(f"Act: {' '.join(act.split())}")
+            lines.append(f"Act: {_cut(' '.join(act.split()), t.max_action_chars)}")
     lines.append(f"Now: {_cut(clean(observation, instruction), t.max_obs_chars)}")
     if t.show_admissible and admissible_actions:
-        acts = list(admissible_actions)[: t.max_admissible]
-        lines.append("Actions: " + " | ".join(a.strip() for a in acts))
+        lines.append("Actions: " + _actions_line(admissible_actions, t))
     lines.append(t.format_line)
     return "\n".join(lines)
+
+
+def _actions_line(actions: Sequence[str], t: Template) -> str:
+    """At most `max_admissible` actions, each cut to `max_action_chars`, the line to `max_actions_chars`
+    (whole actions only: a listed action is always one the policy can copy, or visibly cut)."""
+    out: list[str] = []
+    size = 0
+    for a in list(actions)[: t.max_admissible]:
+        a = _cut(a, t.max_action_chars)
+        if out and size + 3 + len(a) > t.max_actions_chars:
+            out.append("...")
+            break
+        out.append(a)
+        size += len(a) + (3 if len(out) > 1 else 0)
+    return " | ".join(out)
 
 
 def format_response(family: str, action: str, think: str = "") -> str:
@@ -218,6 +242,45 @@ def encode_prompt(tokenizer: Any, user_text: str, privileged: str | None = None,
     messages.append({"role": "user", "content": content})
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def fit_prompt(ids: list[int], max_tokens: int | None, tokenizer: Any = None) -> list[int]:
+    """`ids` cut to at most `max_tokens` (None: no limit): the first quarter and the rest from the end,
+    joined by the tokens of "\\n...\\n" when a tokenizer is given.
+
+    Why head and tail: the head holds the chat header, the c+ block when there is one, and the Task
+    line; the tail holds the current observation, the action list, the format line and the assistant
+    header, which is what the policy acts on and must end the prompt. What goes is the middle, the
+    oldest history. (Keeping only the last tokens would drop the role header and the task itself.)
+    A cut prompt is still the prompt the response was sampled from, so training on it is consistent.
+    """
+    if max_tokens is None or len(ids) <= max_tokens:
+        return ids
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    marker = list(tokenizer("\n...\n", add_special_tokens=False)["input_ids"]) if tokenizer is not None else []
+    if len(marker) > max_tokens // 8:
+        marker = []
+    head = max_tokens // 4
+    tail = max_tokens - head - len(marker)
+    return list(ids[:head]) + marker + list(ids[len(ids) - tail:])
+
+
+def context_length(engine: Any) -> int | None:
+    """The model's context window in tokens where the engine tells it: the in-process model's
+    `max_position_embeddings`, a served model folder's config.json, else the tokenizer's
+    `model_max_length` when it is a real limit (transformers puts 1e30 there when unknown)."""
+    n = getattr(getattr(getattr(engine, "model", None), "config", None), "max_position_embeddings", None)
+    path = getattr(engine, "model_path", None)
+    if n is None and path:
+        try:
+            n = json.loads((Path(path) / "config.json").read_text()).get("max_position_embeddings")
+        except (OSError, ValueError, AttributeError):
+            n = None
+    if n is None:
+        n = getattr(getattr(engine, "tokenizer", None), "model_max_length", None)
+        n = n if isinstance(n, int) and n < 10**7 else None
+    return int(n) if isinstance(n, int) and n > 0 else None
 
 
 def trajectory_user_texts(family: str, instruction: str, steps: Sequence[Any]) -> list[str]:

@@ -53,10 +53,35 @@ class TurnSample:
 
 
 @dataclass
+class EpisodeFailure:
+    """One episode ended by its env, not by the policy: `reset` or `step` raised, returned something
+    that is not (str observation, finite reward, dict info), or ran past the per-call time limit.
+
+    `kind` is "reset", "step" or "timeout"; `turn` the turn it happened at (0 for a reset)."""
+
+    task_id: str
+    episode_id: int
+    group_id: int
+    turn: int
+    kind: str
+    error: str
+
+    def line(self) -> str:
+        """The run-log line: which task, where, and the error."""
+        where = "reset" if self.kind == "reset" else f"turn {self.turn}"
+        what = "timed out" if self.kind == "timeout" else "failed"
+        return (f"env fault: task {self.task_id} (episode {self.episode_id}, {where}) {what}: {self.error}; "
+                "that episode ended and is not trained on")
+
+
+@dataclass
 class RolloutStats:
-    """Where the time went and how much was generated."""
+    """Where the time went, how much was generated, and what went wrong (env faults, cut prompts)."""
 
     episodes: int = 0
+    env_failures: int = 0  # episodes ended by an env fault (timeouts included)
+    env_timeouts: int = 0  # of those, the ones whose reset/step ran past the time limit
+    prompt_truncated: int = 0  # prompts cut to fit the model's context (see prompts.fit_prompt)
     turns: int = 0
     generate_calls: int = 0
     prompt_tokens: int = 0
@@ -83,9 +108,13 @@ class RolloutStats:
 
 @dataclass
 class RolloutBatch:
+    """What `collect` returns. `samples` hold only episodes that ended normally; an episode ended by an
+    env fault keeps its trajectory (lost, `meta["env_error"]` says why) and is listed in `failures`."""
+
     samples: list[TurnSample] = field(default_factory=list)
     trajectories: list[Trajectory] = field(default_factory=list)
     stats: RolloutStats = field(default_factory=RolloutStats)
+    failures: list[EpisodeFailure] = field(default_factory=list)
 
     @property
     def success_rate(self) -> float:
@@ -103,12 +132,18 @@ class RolloutBatch:
 
 
 def samples_from_trajectories(trajectories: Iterable[Trajectory], tokenizer: Any) -> list[TurnSample]:
-    """Rebuild the turn-samples of recorded model rollouts (records need `response_ids` + `meta`)."""
-    from agentgym.rollout.prompts import build_user_text, encode_prompt
+    """Rebuild the turn-samples of recorded model rollouts (records need `response_ids` + `meta`).
+
+    Episodes ended by an env fault (`meta["env_error"]`) give no samples, as in the rollout itself, and
+    prompts are cut to the recorded `meta["max_prompt_tokens"]` the same way, so the reload is exact."""
+    from agentgym.rollout.prompts import build_user_text, encode_prompt, fit_prompt
 
     out: list[TurnSample] = []
     for ti, traj in enumerate(trajectories):
         meta = traj.meta or {}
+        if meta.get("env_error"):
+            continue
+        cap = meta.get("max_prompt_tokens")
         family = meta.get("family", "generic")
         history = int(meta.get("history", 2))
         prefix = meta.get("prefix")
@@ -121,7 +156,7 @@ def samples_from_trajectories(trajectories: Iterable[Trajectory], tokenizer: Any
                                         s.observation, s.admissible_actions)
             fmt = True if s.format_valid is None else bool(s.format_valid)
             out.append(TurnSample(
-                prompt_ids=encode_prompt(tokenizer, user_text, privileged=prefix),
+                prompt_ids=fit_prompt(encode_prompt(tokenizer, user_text, privileged=prefix), cap, tokenizer),
                 response_ids=list(s.response_ids),
                 old_logprobs=list(s.logprobs or [0.0] * len(s.response_ids)),
                 user_text=user_text,

@@ -11,8 +11,11 @@ model before and after training) are compared on an identical task panel.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from agentgym.rollout.collector import STEP_TIMEOUT_S, collect
 
 
 @dataclass
@@ -28,6 +31,7 @@ class EvalResult:
     valid_action_ratio: float
     per_type: dict[str, dict[str, float]] = field(default_factory=dict)
     panel_fingerprint: str = ""
+    env_failures: int = 0  # episodes lost to an env fault (counted as failures in `success`)
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -44,13 +48,16 @@ def eval_indices(episodes: int, panel_size: int) -> list[int]:
 
 def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, split: str | None = None,
              episodes: int = 64, temperature: float = 0.4, max_new_tokens: int = 48, history: int | None = None,
-             with_skills: bool = False, skill_store=None, seed: int = 12345, max_workers: int = 1) -> EvalResult:
+             with_skills: bool = False, skill_store=None, seed: int = 12345, max_workers: int = 1,
+             step_timeout_s: float | None = STEP_TIMEOUT_S, max_prompt_tokens: int | None = None,
+             log: Callable[[str], None] | None = None) -> EvalResult:
     """Success, score and per-task-type table of `engine`'s policy on `episodes` tasks spread over the panel.
 
-    `history` None: the env family's own prompt history (what its policies are trained with)."""
+    `history` None: the env family's own prompt history (what its policies are trained with). An
+    episode that the env faults on (raises, returns garbage, runs past `step_timeout_s`) counts as a
+    failure and in `env_failures`; the evaluation itself goes on (see `agentgym.rollout.collector`)."""
     import agentgym
     from agentgym.engines.base import SamplingParams
-    from agentgym.rollout.collector import collect
 
     env_kwargs = dict(env_kwargs or {})
     probe = agentgym.make(env_id, **env_kwargs).unwrapped
@@ -67,7 +74,8 @@ def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, s
         skill_block_fn = lambda task: render_context(skill_store.retrieve(task))  # noqa: E731
     sampling = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens, stop=(), seed=seed)
     batch = collect(engine, env_id, tasks, 1, sampling, env_kwargs={**env_kwargs, "split": split},
-                    skill_block_fn=skill_block_fn, history=history, max_workers=max_workers)
+                    skill_block_fn=skill_block_fn, history=history, max_workers=max_workers,
+                    step_timeout_s=step_timeout_s, max_prompt_tokens=max_prompt_tokens, log=log)
     trajs = batch.trajectories
     per: dict[str, list] = defaultdict(list)
     for t in trajs:
@@ -83,4 +91,5 @@ def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, s
         per_type={k: {"episodes": len(v), "success": sum(t.won for t in v) / len(v),
                       "score": sum(t.score for t in v) / len(v)} for k, v in sorted(per.items())},
         panel_fingerprint=panel.fingerprint,
+        env_failures=len(batch.failures),
     )

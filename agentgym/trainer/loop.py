@@ -1,7 +1,9 @@
 """The training loop. One step:
 
 1. sample B tasks (this rank's share) and roll out G episodes of each (one GRPO group per task);
-2. turn episodes into turn-samples with rewards R = scale * won and group-normalized advantages;
+2. turn episodes into turn-samples with rewards R = scale * won and group-normalized advantages
+   (an episode lost to an env fault gives no samples; a group left with one episode is dropped, as it
+   has no baseline; when most of a step's episodes fail the run stops with one clear error);
 3. score teacher log-probs (same weights, c+ from the skill store prepended, no gradient) and
    reference log-probs, only when the backend declares it needs them;
 4. the backend's loss over all samples (token-mean over the whole batch), one optimizer step;
@@ -46,6 +48,7 @@ class Trainer:
         from agentgym.backends import get_backend
 
         self.cfg = cfg.resolved()
+        self.cfg.validate()  # configs built in code get the CLI's checks too
         self.log = log
         self.env_id = resolve_env_id(self.cfg.env)
         self.family = env_family(self.env_id)
@@ -86,7 +89,7 @@ class Trainer:
 
         try:
             probe = agentgym.make(self.env_id, **self.cfg.env_kwargs).unwrapped
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise AgentGymError(f"bad env option for {self.env_id}: {e}") from e
         self.train_split = self.cfg.train_split or probe.splits[0]
         self.eval_split = self.cfg.eval_split or probe.splits[-1]
@@ -95,6 +98,7 @@ class Trainer:
                 raise AgentGymError(f"unknown split {s!r} for {self.env_id}; valid: {', '.join(probe.splits)}")
         self.train_panel = probe.panel(self.train_split)
         probe.close()
+        self.cfg.check_panel(self.train_split, len(self.train_panel))
 
     def _setup_model(self) -> None:
         from agentgym.distributed import OptimConfig, build_learner, init_distributed
@@ -121,6 +125,12 @@ class Trainer:
         self.gen_model = copy.deepcopy(self.model).requires_grad_(False) if zero3 else self.model
         optim = OptimConfig(lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, grad_clip=self.cfg.grad_clip,
                             warmup_steps=self.cfg.warmup_steps)
+        ctx = getattr(self.model.config, "max_position_embeddings", None)
+        #: prompts (student and teacher) are cut to this: the context minus the response cap
+        self.max_prompt_tokens = int(ctx) - self.cfg.max_new_tokens if ctx else None
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens < 16:
+            raise AgentGymError(f"max_new_tokens ({self.cfg.max_new_tokens}) leaves no room for a prompt in the "
+                                f"model's context of {ctx} tokens")
         self.learner = build_learner(self.model, optim, zero_stage=self.cfg.zero_stage if self.cfg.deepspeed else None,
                                      bf16=False)
         if self.cfg.engine == "sglang":
@@ -161,17 +171,35 @@ class Trainer:
         sampling = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
                                   stop=(), seed=sseed)  # stop=(): the env family's closing tags
         batch = collect(self.engine, self.env_id, tasks, cfg.group_size, sampling, env_kwargs={**cfg.env_kwargs, "split": self.train_split},
-                        skill_block_fn=block_fn, history=cfg.history)
+                        skill_block_fn=block_fn, history=cfg.history, step_timeout_s=cfg.env_step_timeout_s,
+                        max_prompt_tokens=self.max_prompt_tokens, log=self.log)
+        self._stop_if_most_failed(batch, step)
         metrics: dict[str, Any] = {"step": step, **self._rollout_metrics(batch), "time_rollout": time.perf_counter() - t0}
-        metrics.update(self.update(batch.samples, context_of, step))
+        samples = complete_groups(batch.samples)
+        metrics["samples_dropped"] = len(batch.samples) - len(samples)
+        metrics.update(self.update(samples, context_of, step))
         self._sync_engine()
         for traj in batch.trajectories:  # outcome feedback for the bandit (a no-op for other retrievers)
             tid = traj.task["task_id"]
-            if tid in skills_of:
+            if tid in skills_of and not traj.meta.get("env_error"):  # an env fault says nothing of the skills
                 self.skills.update(self._task_of(tid, tasks), skills_of[tid], float(traj.won))
         trim_heap()  # varying batch shapes fragment the heap (agentgym.runtime)
         metrics["time_step"] = time.perf_counter() - t0
         return metrics
+
+    def _stop_if_most_failed(self, batch, step: int) -> None:
+        """One clear error when more than half of the step's episodes (over all ranks) were lost to env
+        faults: the env is broken, not unlucky, and training on the rest would be training on noise."""
+        from agentgym.distributed import all_reduce_sum
+
+        failed = int(all_reduce_sum(float(len(batch.failures))))
+        total = int(all_reduce_sum(float(len(batch.trajectories))))
+        if total and 2 * failed > total:
+            first = batch.failures[0].line() if batch.failures else "on another rank"
+            hint = (f"; raise env_step_timeout_s (now {self.cfg.env_step_timeout_s:g} s) if the env is just slow"
+                    if batch.stats.env_timeouts else "")
+            raise AgentGymError(f"step {step + 1}: {failed} of {total} episodes failed in the env {self.env_id}, "
+                                f"so the run stops (first: {first}){hint}")
 
     def update(self, samples: list, context_of: dict[str, str], step: int) -> dict[str, Any]:
         """Rewards, advantages, teacher/reference scoring, the backend loss and one optimizer step.
@@ -185,7 +213,7 @@ class Trainer:
             reduce_metrics,
             token_mean_denominator,
         )
-        from agentgym.rollout.prompts import encode_prompt
+        from agentgym.rollout.prompts import encode_prompt, fit_prompt
 
         cfg = self.cfg
         t0 = time.perf_counter()
@@ -213,7 +241,8 @@ class Trainer:
             teacher_logp = ref_logp = None
             if self.backend.needs_teacher:
                 ts = time.perf_counter()
-                t_prompts = [encode_prompt(self.tokenizer, s.user_text, privileged=context_of[s.task_id]) for s in chunk]
+                t_prompts = [fit_prompt(encode_prompt(self.tokenizer, s.user_text, privileged=context_of[s.task_id]),
+                                        self.max_prompt_tokens, self.tokenizer) for s in chunk]
                 with torch.no_grad():
                     teacher_logp, _, _ = response_logprobs(self.learner.model, t_prompts, responses, pad_id=self.pad_id, bf16=cfg.bf16)
                 t_teacher += time.perf_counter() - ts
@@ -266,6 +295,11 @@ class Trainer:
             "valid_action_ratio": sum(s.action_valid for s in samples) / max(1, len(samples)),
             "format_valid_ratio": sum(getattr(s, "format_valid", True) for s in samples) / max(1, len(samples)),
             "episodes": len(trajs),
+            # lost episodes count as failures in `success`; the lines name the task and the error
+            "env_failures": batch.stats.env_failures,
+            "env_timeouts": batch.stats.env_timeouts,
+            **({"env_errors": [f.line() for f in batch.failures[:10]]} if batch.failures else {}),
+            "prompt_truncated": batch.stats.prompt_truncated,
         }
 
     def _sync_engine(self) -> None:
@@ -296,7 +330,9 @@ class Trainer:
         return evaluate(self.engine, self.env_id, env_kwargs=self.cfg.env_kwargs, split=self.eval_split,
                         episodes=episodes or self.cfg.eval_episodes, temperature=self.cfg.eval_temperature,
                         max_new_tokens=self.cfg.max_new_tokens, history=self.cfg.history,
-                        with_skills=with_skills, skill_store=self.skills if with_skills else None)
+                        with_skills=with_skills, skill_store=self.skills if with_skills else None,
+                        step_timeout_s=self.cfg.env_step_timeout_s, max_prompt_tokens=self.max_prompt_tokens,
+                        log=self.log)
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self) -> Path | None:
@@ -374,6 +410,18 @@ class Trainer:
 
     def close(self) -> None:
         self.engine.close()
+
+
+def complete_groups(samples: list) -> list:
+    """The turn-samples of groups that still hold two or more episodes.
+
+    The collector already leaves out the samples of episodes lost to an env fault; a group advantage is
+    then normalised over the episodes that did finish (a lost episode is neither success nor failure
+    of the policy), and a group left with a single episode has no baseline, so it is dropped too."""
+    episodes: dict[Any, set[int]] = {}
+    for s in samples:
+        episodes.setdefault(s.group_id, set()).add(s.episode_id)
+    return [s for s in samples if len(episodes[s.group_id]) >= 2]
 
 
 def write_metrics_line(path: Path, record: dict[str, Any]) -> None:

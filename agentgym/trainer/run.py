@@ -29,14 +29,21 @@ from agentgym.trainer.loop import Trainer, write_metrics_line
 
 
 class _Loggers:
-    def __init__(self, cfg: TrainConfig, run_dir: Path, main: bool):
+    """TensorBoard and wandb. `start_step`: the step this run continues after (0 for a fresh run, the
+    checkpoint's step on resume); TensorBoard then hides what an earlier run in the folder logged past
+    it (`purge_step`), so that the steps between the last checkpoint and an interruption, played again,
+    are not shown twice (metrics.jsonl is rewritten from the checkpoint's history for the same reason,
+    and deleted for a fresh run)."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, main: bool, start_step: int | None = None):
         self.tb = self.wandb = None
         if not main:
             return
         if cfg.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+            purge = start_step + 1 if start_step is not None else None
+            self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
         if cfg.wandb:
             try:
                 import wandb
@@ -130,7 +137,7 @@ def _run(cfg: TrainConfig, trainer: Trainer, run_dir: Path, resume: bool, consol
             if main:
                 (run_dir / "eval_before.json").write_text(json.dumps(before.to_dict(), indent=1))
                 console.print(f"before training: success {before.success:.3f}, score {before.score:.3f}")
-    loggers = _Loggers(trainer.cfg, run_dir, main)
+    loggers = _Loggers(trainer.cfg, run_dir, main, start_step=trainer.step)
     columns = (TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=not main) as progress:
