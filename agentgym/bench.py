@@ -357,17 +357,27 @@ def paired(diffs: Sequence[float]) -> dict[str, Any]:
     return {"n": n, "mean": m, "se": se, "significant": sig, "diffs": list(diffs)}
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+def read_metrics(run_dir: Path, skipped: list[int] | None = None) -> list[dict[str, Any]]:
+    """The records of a run's metrics.jsonl. A line that is not a JSON object with an integer `step`
+    (cut by a kill, damaged on disk, edited by hand) is left out, and its number goes to `skipped`."""
     path = Path(run_dir) / "metrics.jsonl"
-    rows = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line:
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:  # a line cut by a kill: ignore it
-                    continue
+    rows: list[dict[str, Any]] = []
+    if not path.is_file():
+        return rows
+    for n, raw in enumerate(path.read_bytes().splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            row = None
+        step = row.get("step") if isinstance(row, dict) else None
+        if isinstance(step, float) and math.isfinite(step) and step.is_integer():
+            row["step"] = step = int(step)
+        if isinstance(step, int) and not isinstance(step, bool):
+            rows.append(row)
+        elif skipped is not None:
+            skipped.append(n)
     return rows
 
 

@@ -12,7 +12,7 @@ through `matplotlib.figure.Figure` (no pyplot, no global backend state, no displ
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ class Group:
     runs: list[Run] = field(default_factory=list)
 
 
-def _read_run(run_dir: Path) -> Run:
+def _read_run(run_dir: Path, warn: Callable[[str], None]) -> Run:
     from agentgym.bench import read_metrics
 
     backend = seed = None
@@ -56,14 +56,26 @@ def _read_run(run_dir: Path) -> Run:
     if cfg_path.is_file():
         import yaml
 
-        cfg = yaml.safe_load(cfg_path.read_text()) or {}
-        backend, seed = cfg.get("backend"), cfg.get("seed")
-    return Run(run_dir, read_metrics(run_dir), backend, seed)
+        try:
+            cfg = yaml.safe_load(cfg_path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            cfg = None
+        if isinstance(cfg, dict):
+            backend, seed = cfg.get("backend"), cfg.get("seed")
+        else:
+            warn(f"warning: {cfg_path} is not a valid YAML mapping; ignored")
+    skipped: list[int] = []
+    rows = read_metrics(run_dir, skipped)
+    if skipped:
+        shown = ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else "")
+        warn(f"warning: {run_dir / 'metrics.jsonl'}: skipped {len(skipped)} malformed line(s) (line {shown})")
+    return Run(run_dir, rows, backend, seed if isinstance(seed, int) else None)
 
 
-def collect_groups(paths: Sequence[str | Path]) -> list[Group]:
+def collect_groups(paths: Sequence[str | Path], warn: Callable[[str], None] | None = None) -> list[Group]:
     """Run folders (holding metrics.jsonl) become one group each; a bench folder (whose sub-folders are
     runs) becomes one group per backend, in the bench's backend order."""
+    warn = warn or (lambda _m: None)
     if not paths:
         raise AgentGymError("give at least one run folder or bench folder")
     groups: list[Group] = []
@@ -74,15 +86,22 @@ def collect_groups(paths: Sequence[str | Path]) -> list[Group]:
         if not p.is_dir():
             raise AgentGymError(f"{p} is not a folder (give a run folder or a bench folder)")
         if (p / "metrics.jsonl").is_file():
-            groups.append(Group(p.name, [_read_run(p)]))
+            groups.append(Group(p.name, [_read_run(p, warn)]))
             continue
-        runs = [_read_run(c) for c in sorted(p.iterdir()) if c.is_dir() and (c / "metrics.jsonl").is_file()]
+        runs = [_read_run(c, warn) for c in sorted(p.iterdir()) if c.is_dir() and (c / "metrics.jsonl").is_file()]
         if not runs:
             raise AgentGymError(f"{p} holds no metrics.jsonl (neither a run folder nor a bench folder of runs)")
         order: list[str] = []
         bench_json = p / "bench.json"
         if bench_json.is_file():
-            order = list(json.loads(bench_json.read_text()).get("backends", []))
+            try:
+                bench = json.loads(bench_json.read_bytes().decode("utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError):
+                bench = None
+            if isinstance(bench, dict) and isinstance(bench.get("backends"), list):
+                order = [str(b) for b in bench["backends"]]
+            else:
+                warn(f"warning: {bench_json} is not a valid bench.json; backends in name order")
         by: dict[str, list[Run]] = {}
         for r in runs:
             by.setdefault(r.backend or r.run_dir.name, []).append(r)
@@ -126,7 +145,7 @@ def _check_out(out: Path) -> Path:
 
 
 def plot_curves(paths: Sequence[str | Path], out: str | Path, metrics: Sequence[str] | None = None,
-                smooth: int = 0) -> Path:
+                smooth: int = 0, warn: Callable[[str], None] | None = None) -> Path:
     """One panel per metric, one line per group (mean over its runs, min-max band over seeds).
 
     `smooth`: trailing moving-average window in steps; 0 picks about 1/25 of the run length."""
@@ -135,7 +154,7 @@ def plot_curves(paths: Sequence[str | Path], out: str | Path, metrics: Sequence[
     from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
     out = _check_out(Path(out))
-    groups = collect_groups(paths)
+    groups = collect_groups(paths, warn)
     avail = _available(groups)
     if metrics:
         unknown = [m for m in metrics if m not in avail]

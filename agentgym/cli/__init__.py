@@ -16,6 +16,7 @@ from agentgym.cli import skills as skills_cli
 from agentgym.cli import webshop as webshop_cli
 from agentgym.cli.common import console_err
 from agentgym.core.errors import AgentGymError
+from agentgym.engines.base import EngineError
 
 app = typer.Typer(
     name="agentgym",
@@ -39,7 +40,8 @@ app.command("plot")(bench_cli.plot)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    """Entry point: user errors (AgentGymError, click usage errors, EngineError) become one line on stderr
+    and exit code 2, never a traceback; anything else is a bug and keeps its traceback."""
     try:
         rv = app(args=argv, standalone_mode=False)
     except click_exc.NoArgsIsHelpError:  # typer has already printed the help
@@ -47,8 +49,14 @@ def main(argv: list[str] | None = None) -> None:
     except click_exc.UsageError as e:
         console_err(f"error: {e.format_message()}")
         sys.exit(2)
+    except click_exc.ClickException as e:  # other click errors (files, bad parameters outside usage)
+        console_err(f"error: {e.format_message()}")
+        sys.exit(2)
     except AgentGymError as e:
         console_err(f"error: {e}")
+        sys.exit(2)
+    except EngineError as e:  # no server at --sglang-url, a server that died: the user's setup, not a bug
+        console_err(f"error: {str(e).strip().splitlines()[0] if str(e).strip() else 'engine error'}")
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         console_err("aborted")

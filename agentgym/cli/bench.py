@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from agentgym.cli.common import console, parse_kv
+from agentgym.cli.common import (
+    check_train_config,
+    check_writable,
+    console,
+    console_err,
+    learning_rate,
+    parse_kv,
+)
 from agentgym.core.errors import AgentGymError
 
 
@@ -17,7 +24,7 @@ def bench(
     steps: int = typer.Option(None, min=0, help="training steps per run"),
     tasks_per_step: int = typer.Option(None, min=1, help="tasks per step (B)"),
     group_size: int = typer.Option(None, min=2, help="rollouts per task (G)"),
-    lr: float = typer.Option(None, help="learning rate"),
+    lr: float = typer.Option(None, help="learning rate", callback=learning_rate),
     eval_episodes: int = typer.Option(None, min=1, help="episodes of the before/after evaluation (the panel size)"),
     model: str = typer.Option(None, help="Hugging Face causal-LM directory (default: the embedded policy)"),
     config: Path = typer.Option(None, "--config", "-c", help="YAML file of TrainConfig fields shared by all runs"),
@@ -43,9 +50,27 @@ def bench(
         overrides["backend_kwargs"] = {**overrides.get("backend_kwargs", {}), **parse_kv(backend_opt, "--backend-opt")}
     if out is None:
         out = Path("runs") / f"bench-{env.split('/')[-1].lower()}"
+    check_writable(out, "--out", folder=True)
     spec = BenchSpec(env=env, backends=backends, seeds=seeds, out_dir=out, overrides=overrides, config_file=config,
                      diag_window=diag_window)
+    _check_spec(spec)
     run_bench(spec, console=console, plots=plots)
+
+
+def _check_spec(spec) -> None:
+    """Every backend's options, the env options, splits and B against the panel, before the first run:
+    a bad value found at run 3 of 9 would cost the first two runs' time and then stop the bench."""
+    from agentgym.bench import plan
+
+    seen: set[str] = set()
+    env_kwargs = None
+    for cfg in plan(spec):
+        if cfg.backend not in seen:
+            seen.add(cfg.backend)
+            check_train_config(cfg)
+            env_kwargs = cfg.env_kwargs
+    if env_kwargs is not None:  # the typed values, so that every run builds its env with the same ones
+        spec.overrides["env_kwargs"] = env_kwargs
 
 
 def plot(
@@ -62,5 +87,8 @@ def plot(
     wanted = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     if metrics is not None and not wanted:
         raise AgentGymError("--metrics is empty")
-    path = plot_curves(run_dirs, out, metrics=wanted, smooth=smooth)
+    check_writable(out, "--out")
+    path = plot_curves(run_dirs, out, metrics=wanted, smooth=smooth, warn=console_err)
     console.print(f"wrote {path}", markup=False, highlight=False)
+
+

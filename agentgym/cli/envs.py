@@ -5,24 +5,17 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from agentgym.cli.common import console
+from agentgym.cli.common import check_writable, console, finite, make_env
 from agentgym.core.errors import AgentGymError
 
 app = typer.Typer(help="List, inspect and check environments.", no_args_is_help=True)
 
 
 def _make(env_id: str, split: str | None = None, max_steps: int | None = None):
-    from agentgym.core.registry import make
-
-    kwargs = {}
-    if split is not None:
-        kwargs["split"] = split
-    if max_steps is not None:
-        kwargs["max_steps"] = max_steps
-    try:
-        return make(env_id, **kwargs)
-    except ValueError as e:  # bad split / option values raised by the env constructor
-        raise AgentGymError(str(e)) from e
+    """The env, or one line: unknown id, a `module:Class` that is no env class, bad split or option."""
+    kwargs = {} if max_steps is None else {"max_steps": max_steps}
+    env, _ = make_env(env_id, kwargs, split=split)
+    return env
 
 
 @app.command("list")
@@ -40,7 +33,7 @@ def list_envs() -> None:
 def show(
     env_id: str = typer.Argument(..., help="registered env id or module:Class"),
     split: str = typer.Option(None, help="panel split (default: the env's first split)"),
-    seed: int = typer.Option(0, help="seed for the example task"),
+    seed: int = typer.Option(0, min=0, help="seed for the example task"),
 ) -> None:
     """Print the protocol card of a panel and an example task."""
     env = _make(env_id, split)
@@ -83,7 +76,7 @@ def check(
 def play(
     env_id: str = typer.Argument(..., help="registered env id or module:Class"),
     split: str = typer.Option(None, help="panel split"),
-    seed: int = typer.Option(None, help="seed that picks the task"),
+    seed: int = typer.Option(None, min=0, help="seed that picks the task"),
     task: str = typer.Option(None, help="task id to play (overrides --seed)"),
     max_steps: int = typer.Option(None, min=1, help="step cap"),
 ) -> None:
@@ -127,8 +120,9 @@ def demos(
     out: str = typer.Option(..., "--out", "-o", help="JSONL file to write"),
     split: str = typer.Option(None, help="panel split"),
     episodes: int = typer.Option(100, min=1, help="number of episodes"),
-    noise: float = typer.Option(0.0, min=0.0, max=1.0, help="probability of a noisy action per step"),
-    seed: int = typer.Option(0, help="seed for task order and noise"),
+    noise: float = typer.Option(0.0, min=0.0, max=1.0, help="probability of a noisy action per step",
+                                callback=finite),
+    seed: int = typer.Option(0, min=0, help="seed for task order and noise"),
 ) -> None:
     """Export expert demonstrations as trajectory JSONL and print the expert's success per task type."""
     from collections import defaultdict
@@ -138,6 +132,7 @@ def demos(
     from agentgym.core.demos import expert_demos
     from agentgym.core.trajectory import write_jsonl
 
+    check_writable(out, "--out")  # before the episodes, whose result would be lost
     env = _make(env_id, split)
     per_type: dict[str, list[bool]] = defaultdict(list)
 

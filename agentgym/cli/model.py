@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from agentgym.cli.common import console, parse_kv
+from agentgym.cli.common import check_writable, console, finite, learning_rate, make_env, parse_kv
 from agentgym.core.errors import AgentGymError
 
 
@@ -49,7 +49,7 @@ def init_model(
     kv_heads: int = typer.Option(2, min=1, help="key/value heads"),
     intermediate_size: int = typer.Option(512, min=8, help="MLP size"),
     demos: int = typer.Option(300, min=1, help="expert episodes whose text trains the tokenizer"),
-    seed: int = typer.Option(0, help="seed (demos and weight init)"),
+    seed: int = typer.Option(0, min=0, help="seed (demos and weight init)"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
 ) -> None:
     """Train a byte-level BPE tokenizer on the env's own text and create a fresh small Qwen2 model."""
@@ -60,14 +60,16 @@ def init_model(
     env_id = resolve_env(env)
     if hidden_size % heads or heads % kv_heads:
         raise AgentGymError("hidden size must divide by heads, and heads by kv heads")
+    out = out or Path("models") / f"{env_id.split('/')[-1].lower()}-init"
+    check_writable(out, "--out", folder=True)
+    probe, env_kwargs = make_env(env_id, parse_env_opts(env_opt))  # bad options: one line, before the work
+    probe.close()
     _quiet_transformers()
     size = ModelSize(hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
                      num_key_value_heads=kv_heads, intermediate_size=intermediate_size)
     vocab = vocab_size or default_config(env_id).vocab_size
-    out = out or Path("models") / f"{env_id.split('/')[-1].lower()}-init"
     with console.status(f"init-model: tokenizer on {demos} expert episodes of {env_id}"):
-        path = init_model_dir(env_id, out, vocab_size=vocab, size=size, demos=demos, seed=seed,
-                              env_kwargs=parse_env_opts(env_opt))
+        path = init_model_dir(env_id, out, vocab_size=vocab, size=size, demos=demos, seed=seed, env_kwargs=env_kwargs)
     info = json.loads((path / "agentgym.json").read_text())
     console.print(f"saved {path}: vocab {info['vocab_size']}, {info['parameters'] / 1e6:.2f}M parameters", markup=False)
 
@@ -77,15 +79,17 @@ def sft(
     out: Path = typer.Option(..., "--out", "-o", help="output model folder"),
     init: Path = typer.Option(None, help="start from this model folder (default: run init-model first)"),
     demos: int = typer.Option(None, min=1, help="expert episodes (default: per env)"),
-    noise: float = typer.Option(None, min=0.0, max=1.0, help="per-step probability of a random action in demos"),
-    skill_fraction: float = typer.Option(None, min=0.0, max=1.0, help="fraction of demos with the skill block"),
+    noise: float = typer.Option(None, min=0.0, max=1.0, help="per-step probability of a random action in demos",
+                                callback=finite),
+    skill_fraction: float = typer.Option(None, min=0.0, max=1.0, help="fraction of demos with the skill block",
+                                         callback=finite),
     epochs: int = typer.Option(None, min=1, help="epochs"),
     batch_size: int = typer.Option(None, min=1, help="batch size"),
-    lr: float = typer.Option(None, help="peak learning rate"),
+    lr: float = typer.Option(None, help="peak learning rate", callback=learning_rate),
     bf16: bool = typer.Option(None, help="bf16 autocast (default on)"),
     copy_warmup_steps: int = typer.Option(None, min=0, help="synthetic copy-task steps before the demos "
                                           "(default per env: WebShop and Search-QA 1500)"),
-    seed: int = typer.Option(None, help="seed"),
+    seed: int = typer.Option(None, min=0, help="seed"),
     threads: int = typer.Option(2, min=1, help="torch threads"),
     eval_episodes: int = typer.Option(0, min=0, help="then evaluate on the eval split (T=0.4), 0 = skip"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
@@ -96,14 +100,17 @@ def sft(
     from agentgym.models.default import build_default_model, default_config
 
     env_id = resolve_env(env)
+    check_writable(out, "--out", folder=True)
+    if init is not None and not (init / "config.json").is_file():
+        raise AgentGymError(f"--init {init} is not a model folder (no config.json)")
+    probe, env_kwargs = make_env(env_id, parse_env_opts(env_opt))  # bad options: one line, before the work
+    probe.close()
     set_threads(threads)
     _quiet_transformers()
     cfg = default_config(env_id, demos=demos, noise=noise, skill_fraction=skill_fraction, epochs=epochs,
                          batch_size=batch_size, lr=lr, bf16=bf16, seed=seed, copy_warmup_steps=copy_warmup_steps)
     if env_opt:
-        cfg = replace(cfg, sft=replace(cfg.sft, env_kwargs={**cfg.sft.env_kwargs, **parse_env_opts(env_opt)}))
-    if init is not None and not (init / "config.json").is_file():
-        raise AgentGymError(f"--init {init} is not a model folder (no config.json)")
+        cfg = replace(cfg, sft=replace(cfg.sft, env_kwargs={**cfg.sft.env_kwargs, **env_kwargs}))
     metrics = build_default_model(cfg, out, log=lambda m: console.print(m, markup=False), progress=True,
                                   init_dir=init)
     console.print(f"sft done in {metrics['total_seconds']:.0f}s -> {out}", markup=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from agentgym.cli.common import console
+from agentgym.cli.common import check_split, check_writable, console, finite, make_env
 from agentgym.core.errors import AgentGymError
 
 
@@ -16,15 +16,15 @@ def rollout(
     episodes: int = typer.Option(16, min=1, help="episodes (tasks x group size)"),
     group_size: int = typer.Option(1, min=1, help="rollouts per task (same env seed within a group)"),
     split: str = typer.Option(None, help="panel split (default: the env's first split)"),
-    temperature: float = typer.Option(1.0, min=0.0, help="sampling temperature (0 = greedy)"),
-    top_p: float = typer.Option(1.0, min=0.0, max=1.0, help="top-p"),
+    temperature: float = typer.Option(1.0, min=0.0, help="sampling temperature (0 = greedy)", callback=finite),
+    top_p: float = typer.Option(1.0, min=0.0, max=1.0, help="top-p, in (0, 1]", callback=finite),
     max_new_tokens: int = typer.Option(48, min=1, help="response length cap"),
     with_skills: bool = typer.Option(False, help="show the retrieved skills (c+) to the policy"),
     engine: str = typer.Option("hf", help="hf | sglang"),
     sglang_url: str = typer.Option(None, help="URL of a running SGLang server (engine sglang)"),
     workers: int = typer.Option(1, min=1, help="threads stepping envs in parallel"),
     threads: int = typer.Option(2, min=1, help="torch threads"),
-    seed: int = typer.Option(0, help="sampling seed (and task order)"),
+    seed: int = typer.Option(0, min=0, help="sampling seed (and task order)"),
     out: Path = typer.Option(None, "--out", "-o", help="trajectory JSONL (default runs/rollouts/<env>.jsonl)"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
 ) -> None:
@@ -33,52 +33,53 @@ def rollout(
     from rich.table import Table
 
     from agentgym.cli.model import _quiet_transformers, parse_env_opts, resolve_env, set_threads
-    from agentgym.core.registry import make
     from agentgym.engines.base import SamplingParams, make_engine
     from agentgym.models.default import ensure_default_model
     from agentgym.rollout.collector import collect
 
     env_id = resolve_env(env)
-    set_threads(threads)
-    _quiet_transformers()
-    env_kwargs = parse_env_opts(env_opt)
+    if engine not in ("hf", "sglang"):
+        raise AgentGymError(f"unknown engine {engine!r}; valid: hf, sglang")
+    try:
+        sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
+    except ValueError as e:
+        raise AgentGymError(str(e)) from None
+    out = out or Path("runs") / "rollouts" / f"{env_id.split('/')[-1].lower()}.jsonl"
+    check_writable(out, "--out")  # before the rollout, whose result would be lost
+    probe, env_kwargs = make_env(env_id, parse_env_opts(env_opt))  # before any model: bad options fail fast
+    check_split(env_id, split, probe.unwrapped.splits)
     if split:
         env_kwargs["split"] = split
+    panel = probe.unwrapped.panel(split)
+    probe.close()
+    if with_skills:
+        from agentgym.skills import SkillStore, render_context
+
+        store = SkillStore.create(env=env_id, strategy="keyword", k=2, seed=seed)
+    set_threads(threads)
+    _quiet_transformers()
     if model is None:
         path = ensure_default_model(env_id, log=lambda m: console.print(m, markup=False))
     else:
         path = Path(model)
         if not (path / "config.json").is_file():
             raise AgentGymError(f"--model {model} is not a Hugging Face model folder (no config.json)")
-    try:
-        probe = make(env_id, **env_kwargs).unwrapped
-    except (TypeError, ValueError) as e:
-        raise AgentGymError(f"bad env option for {env_id}: {e}") from e
-    panel = probe.panel()
-    probe.close()
     n_tasks = max(1, episodes // group_size)
     order = np.random.default_rng(seed).permutation(len(panel))
     tasks = [panel[int(order[i % len(panel)])] for i in range(n_tasks)]
     if engine == "sglang":
         eng = make_engine("sglang", str(path), url=sglang_url)
-    elif engine == "hf":
-        eng = make_engine("hf", str(path))
     else:
-        raise AgentGymError(f"unknown engine {engine!r}; valid: hf, sglang")
+        eng = make_engine("hf", str(path))
     block_fn = None
     if with_skills:
-        from agentgym.skills import SkillStore, render_context
-
-        store = SkillStore.create(env=env_id, strategy="keyword", k=2, seed=seed)
         block_fn = lambda task: render_context(store.retrieve(task))  # noqa: E731
-    sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
     try:
         with console.status(f"rollout: {n_tasks * group_size} episodes of {env_id}"):
             batch = collect(eng, env_id, tasks, group_size, sampling, env_kwargs=env_kwargs, skill_block_fn=block_fn,
                             max_workers=workers, policy_name=str(path))
     finally:
         eng.close()
-    out = out or Path("runs") / "rollouts" / f"{env_id.split('/')[-1].lower()}.jsonl"
     batch.to_jsonl(out)
     st = batch.stats
     samples = batch.samples

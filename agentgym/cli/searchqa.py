@@ -7,7 +7,7 @@ from collections import defaultdict
 import typer
 from rich.table import Table
 
-from agentgym.cli.common import console
+from agentgym.cli.common import check_writable, console
 from agentgym.core.errors import AgentGymError
 
 app = typer.Typer(help="Search-QA (Search-R1 protocol, offline): data, retrieval server, expert.", no_args_is_help=True)
@@ -18,12 +18,13 @@ RETRIEVER_HELP = "bm25 (Lucene, default) | bm25-py (pure Python) | dense (MiniLM
 @app.command("generate")
 def generate(
     out: str = typer.Option(..., "--out", "-o", help="folder to write corpus.jsonl and {train,test}.{jsonl,parquet}"),
-    seed: int = typer.Option(None, help="world seed (default: the versioned default seed)"),
+    seed: int = typer.Option(None, min=0, help="world seed (default: the versioned default seed)"),
     parquet: bool = typer.Option(True, help="also write Search-R1's processed parquet files"),
 ) -> None:
     """Write the generated world in the originals' formats (wiki-18 corpus, QA JSONL, Search-R1 parquet)."""
     from agentgym.envs.searchqa.data import write_dataset
 
+    check_writable(out, "--out", folder=True)
     counts = write_dataset(out, seed=seed, parquet=parquet)
     console.print(f"wrote {counts['corpus']} passages, {counts['train']} train and {counts['test']} test questions to {out}")
 
@@ -37,14 +38,13 @@ def serve_retriever(
     log_requests: bool = typer.Option(False, help="log one line per request"),
 ) -> None:
     """Serve a retriever with Search-R1's `/retrieve` API on 127.0.0.1 (Ctrl-C stops it)."""
-    from agentgym.envs.searchqa.env import SearchQAEnv
     from agentgym.retrieval.server import RetrievalServer
 
     if retriever == "http":
         raise AgentGymError("serve-retriever serves a local index; choose bm25, bm25-py or dense")
-    env = SearchQAEnv(retriever=retriever, corpus_path=corpus)
+    env = _env(retriever=retriever, corpus_path=corpus)
     with console.status(f"loading the {retriever} retriever ..."):
-        backend = env.retriever
+        backend = _load_retriever(env, retriever)
     try:
         server = RetrievalServer(backend, host="127.0.0.1", port=port, default_topk=topk, log_requests=log_requests)
     except OSError as e:
@@ -73,11 +73,13 @@ def expert(
 
     from agentgym.core.demos import expert_episode
     from agentgym.core.trajectory import write_jsonl
-    from agentgym.envs.searchqa.env import ENV_ID, SearchQAEnv
+    from agentgym.envs.searchqa.env import ENV_ID
 
-    env = SearchQAEnv(split=split, retriever=retriever, retriever_url=retriever_url, corpus_path=corpus, qa_path=qa)
+    if out:
+        check_writable(out, "--out")  # before the episodes, whose result would be lost
+    env = _env(split=split, retriever=retriever, retriever_url=retriever_url, corpus_path=corpus, qa_path=qa)
     with console.status(f"loading the {retriever} retriever ..."):
-        _ = env.retriever
+        _load_retriever(env, retriever)
     panel = env.panel()
     tasks = list(panel)[: episodes or len(panel)]
     em: dict[str, list[float]] = defaultdict(list)
@@ -103,3 +105,22 @@ def expert(
     console.print(table)
     if out:
         console.print(f"wrote {n} trajectories to {out}")
+
+
+def _env(**kwargs):
+    """The Search-QA env, or one line for a bad split, retriever or file option."""
+    from agentgym.envs.searchqa.env import SearchQAEnv
+
+    try:
+        return SearchQAEnv(**kwargs)
+    except (TypeError, ValueError, OSError) as e:
+        raise AgentGymError(f"bad Search-QA option: {e}") from e
+
+
+def _load_retriever(env, name: str):
+    """The env's retriever, loaded now (it is lazy) so that a missing corpus or index is one line."""
+    try:
+        return env.retriever
+    except (ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise AgentGymError(f"cannot load the {name} retriever: {first}") from e

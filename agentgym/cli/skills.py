@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from agentgym.cli.common import console
+from agentgym.cli.common import coerce_kwargs, console
 from agentgym.core.errors import AgentGymError
 
 app = typer.Typer(help="Inspect skill libraries and the retrieval strategies that build the teacher context c+.",
@@ -36,11 +36,30 @@ def _options(option: list[str] | None) -> dict[str, Any]:
 
 def _store(env: str, strategy: str, k: int, seed: int, library_dir: str | None, option: list[str] | None,
            state: str | None = None):
+    """The skill store; `--option` values typed against the strategy's constructor (`c=abc` for UCB is one
+    line, not a ValueError deep in the retriever), a state file that does not load is one line."""
+    from agentgym.skills.retrievers import retriever_class
     from agentgym.skills.store import SkillStore
 
-    store = SkillStore.create(env, strategy, k=k, seed=seed, library_dir=library_dir, **_options(option))
+    opts = _options(option)
+    if opts:
+        reserved = sorted(set(opts) & {"library", "k", "seed"})
+        if reserved:
+            raise AgentGymError(f"--option {reserved[0]}: give it with its own flag (--k, --seed, --library-dir)")
+        opts = coerce_kwargs(retriever_class(strategy).__init__, opts, f"--option for strategy {strategy!r}:",
+                             hidden=("library", "k", "seed"))
+    try:
+        store = SkillStore.create(env, strategy, k=k, seed=seed, library_dir=library_dir, **opts)
+    except (TypeError, ValueError) as e:
+        raise AgentGymError(f"bad --option for strategy {strategy!r}: {e}") from e
     if state:
-        store.load(state)
+        try:
+            store.load(state)
+        except UnicodeDecodeError:
+            raise AgentGymError(f"cannot load skill state {state!r}: the file is not UTF-8 JSON") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as e:  # JSON of another shape
+            raise AgentGymError(f"cannot load skill state {state!r}: not a state written by SkillStore.save "
+                                f"({type(e).__name__}: {e})") from e
     return store
 
 
@@ -106,7 +125,7 @@ def retrieve(
     instruction: str = typer.Option(None, help="ad-hoc task instruction instead of --task"),
     task_type: str = typer.Option("unknown", help="task type of the ad-hoc task"),
     k: int = typer.Option(2, min=0, help="skills per task"),
-    seed: int = typer.Option(0, help="seed (random, UCB tie-breaks)"),
+    seed: int = typer.Option(0, min=0, help="seed (random, UCB tie-breaks)"),
     library_dir: str = typer.Option(None, help="folder with your own <env>.yaml"),
     state: str = typer.Option(None, help="JSON state saved by SkillStore.save (e.g. a trained UCB)"),
     option: list[str] = typer.Option(None, "--option", "-o", help="strategy option key=value, e.g. c=2.0"),
@@ -157,7 +176,7 @@ def hit_rate_cmd(
     source: str = typer.Option("auto", help="auto (panel if the env exists, else fixture) | panel | fixture"),
     split: str = typer.Option(None, help="panel split"),
     k: int = typer.Option(2, min=0, help="skills per task"),
-    seed: int = typer.Option(0, help="seed"),
+    seed: int = typer.Option(0, min=0, help="seed"),
     library_dir: str = typer.Option(None, help="folder with your own <env>.yaml"),
     state: str = typer.Option(None, help="JSON state saved by SkillStore.save (one strategy only)"),
     option: list[str] = typer.Option(None, "--option", "-o", help="strategy option key=value"),

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import typer
 
-from agentgym.cli.common import console, parse_kv
+from agentgym.cli.common import (
+    check_split,
+    check_train_config,
+    check_writable,
+    console,
+    finite,
+    learning_rate,
+    make_env,
+    parse_kv,
+)
 from agentgym.core.errors import AgentGymError
 
 
@@ -19,10 +28,10 @@ def train(
     steps: int = typer.Option(None, min=0, help="training steps"),
     tasks_per_step: int = typer.Option(None, min=1, help="tasks per step (B)"),
     group_size: int = typer.Option(None, min=2, help="rollouts per task (G)"),
-    lr: float = typer.Option(None, help="learning rate"),
+    lr: float = typer.Option(None, help="learning rate", callback=learning_rate),
     skills: str = typer.Option(None, help="teacher skill retrieval: random | keyword | ucb | embedding"),
     eval_episodes: int = typer.Option(None, min=0, help="episodes of the before/after evaluation"),
-    seed: int = typer.Option(None, help="random seed"),
+    seed: int = typer.Option(None, min=0, help="random seed"),
     out: str = typer.Option(None, "--out", "-o", help="run folder (default runs/<env>-<backend>-s<seed>)"),
     resume: bool = typer.Option(False, help="continue from the newest checkpoint in the run folder"),
     bf16: bool = typer.Option(None, help="bf16 autocast for the training forward"),
@@ -55,6 +64,8 @@ def train(
         raise AgentGymError(f"unknown env {cfg.env!r}; valid: alfworld, webshop, searchqa, {', '.join(agentgym.env_ids())}")
     if cfg.out_dir == "runs/latest":  # not set by --out or the config file
         cfg.out_dir = f"runs/{cfg.env.split('/')[-1].lower()}-{cfg.backend}-s{cfg.seed}"
+    check_writable(cfg.out_dir, "--out", folder=True)
+    check_train_config(cfg)  # backend and env options, splits, B vs the panel: all before any model
     from agentgym.trainer.run import run_training
 
     run_training(cfg, resume=resume, console=console)
@@ -69,11 +80,11 @@ def evaluate(
     model: str = typer.Option(None, help="Hugging Face causal-LM directory (default: the embedded policy)"),
     split: str = typer.Option(None, help="panel split (default: the env's eval split)"),
     episodes: int = typer.Option(100, min=1, help="episodes (N tasks spread over the panel)"),
-    temperature: float = typer.Option(0.4, min=0.0, help="sampling temperature"),
+    temperature: float = typer.Option(0.4, min=0.0, help="sampling temperature", callback=finite),
     greedy: bool = typer.Option(False, help="greedy decoding (overrides --temperature)"),
     with_skills: bool = typer.Option(False, help="put retrieved skills in the prompt (Skill-Prompt baseline)"),
     skills: str = typer.Option("keyword", help="retrieval strategy for --with-skills"),
-    seed: int = typer.Option(12345, help="sampling seed"),
+    seed: int = typer.Option(12345, min=0, help="sampling seed"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
     json_out: Path = typer.Option(None, "--json", help="write the result as JSON here"),
 ) -> None:
@@ -86,6 +97,16 @@ def evaluate(
         raise AgentGymError(f"unknown env {env!r}; valid: alfworld, webshop, searchqa, {', '.join(agentgym.env_ids())}")
     if model is not None and not Path(model).is_dir():
         raise AgentGymError(f"--model {model!r} is not a directory (a Hugging Face model folder)")
+    if json_out is not None:
+        check_writable(json_out, "--json")
+    probe, env_kwargs = make_env(env_id, parse_kv(env_opt, "--env-opt"))  # before the model: bad options fail fast
+    check_split(env_id, split, probe.unwrapped.splits)
+    probe.close()
+    if with_skills:
+        from agentgym.skills.retrievers import STRATEGIES
+
+        if skills not in STRATEGIES:
+            raise AgentGymError(f"unknown skill retrieval strategy {skills!r}; valid: {', '.join(STRATEGIES)}")
     import torch
     from rich.table import Table
 
@@ -102,7 +123,7 @@ def evaluate(
 
         store = SkillStore.create(env=fam, strategy=skills, k=2, seed=0)
     history = ENV_REWARD.get(fam, {"history": 2})["history"]
-    res = run_eval(eng, env_id, env_kwargs=parse_kv(env_opt, "--env-opt"), split=split, episodes=episodes,
+    res = run_eval(eng, env_id, env_kwargs=env_kwargs, split=split, episodes=episodes,
                    temperature=0.0 if greedy else temperature, history=history, with_skills=with_skills,
                    skill_store=store, seed=seed)
     eng.close()

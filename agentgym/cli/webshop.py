@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agentgym.cli.common import console
+from agentgym.cli.common import check_writable, console
 from agentgym.core.errors import AgentGymError
 
 app = typer.Typer(help="WebShop: shop in your browser, write the catalog files, measure the expert.", no_args_is_help=True)
@@ -62,12 +62,13 @@ def serve(
 def generate(
     out: str = typer.Option(..., "--out", "-o", help="folder to write the files to"),
     num_products: int = typer.Option(1000, "--num-products", min=1, help="catalog size"),
-    seed: int = typer.Option(0, help="catalog seed"),
+    seed: int = typer.Option(0, min=0, help="catalog seed"),
 ) -> None:
     """Write the synthetic catalog in WebShop's file formats (items, attributes, human instructions)."""
     from agentgym.envs.webshop.catalog import generate as gen
     from agentgym.envs.webshop.catalog import write_files
 
+    check_writable(out, "--out", folder=True)
     with console.status(f"generating {num_products} products ..."):
         paths = write_files(gen(num_products, seed), out)
     for p in paths:

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
+import types
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,12 +22,43 @@ from typing import Any
 import yaml
 
 from agentgym.core.errors import AgentGymError
+from agentgym.skills.retrievers import STRATEGIES as SKILL_STRATEGIES
 
 #: Episode reward per env family: R = scale * won (method.md section 3), and the invalid-action penalty.
 ENV_REWARD = {
     "alfworld": {"reward_scale": 10.0, "invalid_penalty": 0.1, "history": 4, "kl_coef": 0.01},
     "webshop": {"reward_scale": 10.0, "invalid_penalty": 0.1, "history": 2, "kl_coef": 0.01},
     "searchqa": {"reward_scale": 1.0, "invalid_penalty": 0.01, "history": 4, "kl_coef": 0.001},
+}
+
+
+#: The range of every numeric TrainConfig field: (check, what the message says). `None` values (per-env
+#: defaults) are not checked; non-finite floats are already refused by `coerce_value`.
+_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "steps": (lambda v: v >= 0, ">= 0"),
+    "tasks_per_step": (lambda v: v >= 1, ">= 1"),
+    "group_size": (lambda v: v >= 2, ">= 2 (GRPO normalizes rewards within a group)"),
+    "temperature": (lambda v: v >= 0, ">= 0"),
+    "top_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "max_new_tokens": (lambda v: v >= 1, ">= 1"),
+    "history": (lambda v: v >= 0, ">= 0 (past turns in the prompt)"),
+    "env_step_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
+    "reward_scale": (lambda v: v > 0, "> 0"),
+    "invalid_penalty": (lambda v: v >= 0, ">= 0"),
+    "kl_coef": (lambda v: v >= 0, ">= 0"),
+    "lr": (lambda v: 0 < v < 1, "in (0, 1)"),
+    "warmup_steps": (lambda v: v >= 0, ">= 0"),
+    "weight_decay": (lambda v: v >= 0, ">= 0"),
+    "grad_clip": (lambda v: v >= 0, ">= 0 (0 disables clipping)"),
+    "micro_batch_size": (lambda v: v >= 1, ">= 1"),
+    "skills_k": (lambda v: v >= 0, ">= 0"),
+    "eval_episodes": (lambda v: v >= 0, ">= 0"),
+    "eval_temperature": (lambda v: v >= 0, ">= 0"),
+    "eval_every": (lambda v: v >= 0, ">= 0 (0: only before and after training)"),
+    "seed": (lambda v: v >= 0, ">= 0"),
+    "checkpoint_every": (lambda v: v >= 1, ">= 1 (the last step is always checkpointed)"),
+    "keep_checkpoints": (lambda v: v >= 0, ">= 0 (0 keeps all)"),
+    "zero_stage": (lambda v: v in (0, 1, 2, 3), "0-3"),
 }
 
 
@@ -42,6 +78,8 @@ class TrainConfig:
     top_p: float = 1.0
     max_new_tokens: int = 48
     history: int | None = None  # None: per env (2 ALFWorld/WebShop, 4 Search-QA)
+    #: time limit of one env reset/step; past it that episode ends as an env fault (docs/training.md)
+    env_step_timeout_s: float = 60.0
     train_split: str | None = None  # None: the env's first split
     # reward
     reward_scale: float | None = None
@@ -92,22 +130,36 @@ class TrainConfig:
         return c
 
     def validate(self) -> None:
-        if self.steps < 0 or self.tasks_per_step < 1 or self.group_size < 1:
-            raise AgentGymError("steps must be >= 0, tasks_per_step and group_size >= 1")
-        if self.group_size < 2:
-            raise AgentGymError("group_size must be >= 2: GRPO normalizes rewards within a group")
-        if not 0 < self.lr < 1:
-            raise AgentGymError(f"lr must be in (0, 1), got {self.lr}")
-        if self.temperature < 0 or self.eval_temperature < 0:
-            raise AgentGymError("temperatures must be >= 0")
-        if self.zero_stage not in (0, 1, 2, 3):
-            raise AgentGymError(f"zero_stage must be 0-3, got {self.zero_stage}")
+        """Every field's type and range, so that a bad value is one clear line before any work starts."""
+        hints = typing.get_type_hints(TrainConfig)
+        for f in fields(self):
+            coerce_value(f.name, getattr(self, f.name), hints[f.name])  # raises on a value of the wrong type
+        for name, (ok, want) in _RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not ok(value):
+                raise AgentGymError(f"{name} must be {want}, got {value!r}")
+        if not self.env.strip():
+            raise AgentGymError("env must not be empty")
+        if not self.out_dir.strip():
+            raise AgentGymError("out_dir must not be empty")
         if self.zero_stage and not self.deepspeed:
             raise AgentGymError("--zero-stage needs --deepspeed")
         if self.engine not in ("hf", "sglang"):
             raise AgentGymError(f"unknown engine {self.engine!r}; valid: hf, sglang")
+        if self.sglang_url is not None and not self.sglang_url.startswith(("http://", "https://")):
+            raise AgentGymError(f"sglang_url must be an http(s):// URL, got {self.sglang_url!r}")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise AgentGymError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N")
+        if self.skills not in SKILL_STRATEGIES:
+            raise AgentGymError(f"unknown skill retrieval strategy {self.skills!r}; valid: {', '.join(SKILL_STRATEGIES)}")
         if self.model is not None and not Path(self.model).is_dir():
             raise AgentGymError(f"--model {self.model!r} is not a directory (a Hugging Face model folder)")
+
+    def check_panel(self, split: str, panel_size: int) -> None:
+        """Tasks of a step are drawn without replacement from the train panel, so B cannot exceed it."""
+        if self.tasks_per_step > panel_size:
+            raise AgentGymError(f"tasks_per_step {self.tasks_per_step} is larger than the {split!r} panel of "
+                                f"{self.env} ({panel_size} tasks); tasks of a step are drawn without replacement")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -136,38 +188,133 @@ def resolve_env_id(env: str) -> str:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults <- YAML file <- overrides (only keys that are set). Unknown keys are an error."""
+    """Defaults <- YAML file <- overrides (only keys that are set). Unknown keys, values of the wrong type
+    and values out of range are an error naming the key."""
     data: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise AgentGymError(f"config file not found: {p}")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise AgentGymError(f"config file {p} is not valid YAML: {str(e).splitlines()[0]}") from e
-        if not isinstance(data, dict):
-            raise AgentGymError(f"config file {p} must hold a mapping of options")
+        data = _read_config_file(Path(path))
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    types = {f.name: str(f.type) for f in fields(TrainConfig)}
-    unknown = sorted(set(data) - set(types))
+    hints = typing.get_type_hints(TrainConfig)
+    unknown = sorted(str(k) for k in set(data) - set(hints))
     if unknown:
-        raise AgentGymError(f"unknown config key(s) {', '.join(unknown)}; valid: {', '.join(sorted(types))}")
-    cfg = TrainConfig(**{k: _coerce(k, v, types[k]) for k, v in data.items()})
+        raise AgentGymError(f"unknown config key(s) {', '.join(unknown)}; valid: {', '.join(sorted(hints))}")
+    cfg = TrainConfig(**{k: coerce_value(k, v, hints[k]) for k, v in data.items()})
     cfg.validate()
     return cfg
 
 
-def _coerce(key: str, value: Any, type_name: str) -> Any:
-    """YAML reads `1e-4` (no dot) as a string: numeric fields get numbers, or a clear error."""
-    base = type_name.split(" ")[0]
-    if base not in ("int", "float") or not isinstance(value, str):
-        return value
+def _read_config_file(p: Path) -> dict[str, Any]:
+    """The mapping in a YAML config file; unreadable, non-UTF-8 or non-YAML files are one-line errors."""
+    if not p.is_file():
+        raise AgentGymError(f"config file not found: {p}")
     try:
-        num = float(value)
-    except ValueError:
-        raise AgentGymError(f"config key {key} expects a number ({base}), got {value!r}") from None
-    return int(num) if base == "int" and num.is_integer() else num
+        text = p.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise AgentGymError(f"cannot read config file {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise AgentGymError(f"config file {p} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
+                            f"{e.start}); save it as UTF-8") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise AgentGymError(f"config file {p} is not valid YAML: {str(e).splitlines()[0]}") from e
+    if not isinstance(data, dict):
+        raise AgentGymError(f"config file {p} must hold a mapping of options")
+    return data
+
+
+def coerce_value(key: str, value: Any, hint: Any) -> Any:
+    """`value` as the annotated type `hint`, strictly, or an AgentGymError naming `key`.
+
+    Values come from YAML and command lines: `1e-4` arrives as a string (YAML 1.1), and `1.5` for an int
+    field or `[1, 2]` for a number must be refused, not truncated or passed on to fail deep in a run.
+    ints take integral numbers only; floats must be finite; bools take true/false only; strs take
+    scalars; dicts and lists are checked element-wise. Annotations not handled here pass the value on."""
+    if hint is Any:
+        return value
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce_value(key, value, arg)
+            except AgentGymError:
+                continue
+        raise AgentGymError(f"{key} expects {_describe(hint)}, got {_show(value)}")
+    base = origin or hint
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+    elif base is int:
+        num = _number(value)
+        if isinstance(num, int):
+            return num
+        if isinstance(num, float) and math.isfinite(num) and num.is_integer():
+            return int(num)
+    elif base is float:
+        num = _number(value)
+        if num is not None:
+            if not math.isfinite(num):
+                raise AgentGymError(f"{key} must be a finite number, got {_show(value)}")
+            return float(num)
+    elif base is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    elif isinstance(base, type) and issubclass(base, Path):
+        if isinstance(value, (str, Path)):
+            return Path(value)
+    elif base is dict:
+        if isinstance(value, dict):
+            kt, vt = args if len(args) == 2 else (Any, Any)
+            return {coerce_value(f"{key} key", k, kt): coerce_value(f"{key}.{k}", v, vt) for k, v in value.items()}
+    elif base in (list, tuple):
+        if isinstance(value, (list, tuple)):
+            et = args[0] if args else Any
+            items = [coerce_value(f"{key}[{i}]", v, et) for i, v in enumerate(value)]
+            return items if base is list else tuple(items)
+    else:
+        return value
+    raise AgentGymError(f"{key} expects {_describe(hint)}, got {_show(value)}")
+
+
+def _number(value: Any) -> int | float | None:
+    """An int or float from a number or a numeric string; None for anything else (bools included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value.strip())
+            except ValueError:
+                continue
+    return None
+
+
+_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a mapping",
+          list: "a list", tuple: "a list", type(None): "null"}
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint))
+    base = typing.get_origin(hint) or hint
+    if isinstance(base, type) and issubclass(base, Path):
+        return "a path"
+    return _NAMES.get(base, getattr(base, "__name__", str(base)))
+
+
+def _show(value: Any) -> str:
+    """A short repr of a user's value, with its type when the repr alone could mislead ('1' vs 1)."""
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return f"{text} ({type(value).__name__})" if not isinstance(value, (int, float, str)) or isinstance(value, bool) else text
 
 
 def config_json(cfg: TrainConfig) -> str:
