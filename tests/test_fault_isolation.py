@@ -244,3 +244,29 @@ def test_training_on_a_verbose_env_cuts_prompts_and_counts_them(model_dir, tmp_p
         tr.close()
     assert m["prompt_truncated"] == m["samples"] > 0 and m["skipped"] is False
     assert len(seen) == 3 * m["samples"] and max(seen) <= cap  # student, reference, teacher (c+ in front)
+
+
+def test_an_interrupted_collect_never_runs_its_queued_env_calls_later(monkeypatch):
+    """Ctrl-C while waiting for env calls: calls still queued are cancelled (a later collect must not find
+    a worker stepping a pooled env behind its back), and the running one is abandoned."""
+    import threading
+    import time
+
+    from agentgym.rollout import collector
+
+    calls = collector._EnvCalls(1)
+    release, ran = threading.Event(), []
+
+    def interrupted_wait(self, jobs, results):
+        while jobs[0].worker is None:  # the first call is running, the second one queued behind it
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(collector._EnvCalls, "_wait", interrupted_wait)
+    with pytest.raises(KeyboardInterrupt):
+        calls.run([(lambda: release.wait(5), None, None), (lambda: ran.append("queued call"), None, None)])
+    release.set()
+    time.sleep(0.3)
+    assert ran == []
+    monkeypatch.undo()  # the pool still works afterwards
+    assert [o.value for o in calls.run([(lambda: 7, 1.0, None)])] == [7]

@@ -314,7 +314,7 @@ def test_a_hung_server_costs_at_most_the_deadline(handler):
 
 def test_the_deadline_default_and_its_environment_override(monkeypatch):
     monkeypatch.delenv(DEADLINE_ENV, raising=False)
-    assert DEFAULT_DEADLINE_S == 10.0 and HttpRetriever("127.0.0.1:9").deadline == 10.0
+    assert DEFAULT_DEADLINE_S == 30.0 and HttpRetriever("127.0.0.1:9").deadline == 30.0
     monkeypatch.setenv(DEADLINE_ENV, "2.5")
     assert HttpRetriever("127.0.0.1:9").deadline == 2.5
     assert HttpRetriever("127.0.0.1:9", deadline=4).deadline == 4.0
@@ -351,3 +351,14 @@ def _answer(payload: bytes, length: int | None = None):
 def test_malformed_answers_are_one_clear_error(payload, length, match):
     with _LoopbackServer(_answer(payload, length)) as srv, pytest.raises(RetrievalServerError, match=match):
         HttpRetriever(f"127.0.0.1:{srv.port}", retries=0, deadline=5).retrieve("x", 3)
+
+
+def test_the_searchqa_env_option_sets_the_http_deadline():
+    """A slow but valid server (a single-threaded dense index behind many env threads) needs a longer
+    deadline than the default: the env option reaches the client, and a bad value is refused."""
+    from agentgym.envs.searchqa.env import SearchQAEnv
+
+    env = SearchQAEnv(retriever="http", retriever_url="http://127.0.0.1:9/retrieve", retriever_deadline_s=75)
+    assert env.retriever.deadline == 75.0
+    with pytest.raises(ValueError, match="retriever_deadline_s"):
+        SearchQAEnv(retriever="http", retriever_url="http://127.0.0.1:9/retrieve", retriever_deadline_s=0)

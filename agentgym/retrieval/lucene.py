@@ -132,6 +132,11 @@ def _discard(path: Path, why: Exception) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+#: Lucene's own words for a damaged index (the only open failures that discard a cached index)
+_CORRUPT_SIGNS = ("CorruptIndex", "IndexFormatTooOld", "IndexFormatTooNew", "EOFException", "NoSuchFile",
+                  "FileNotFound", "IndexNotFound", "checksum")
+
+
 class LuceneIndex:
     """A searchable Lucene index of {"id", "contents"} documents (BM25, k1=0.9, b=0.4: pyserini's defaults)."""
 
@@ -160,8 +165,12 @@ class LuceneIndex:
         LuceneSearcher = _import_searcher()
         try:
             self._searcher = LuceneSearcher(str(lucene_dir))
-        except Exception as e:  # jnius.JavaException: CorruptIndexException, EOFException, NoSuchFileException
-            raise CorruptIndexError(f"Lucene cannot open the index {lucene_dir}: {_java_message(e)}") from None
+        except Exception as e:  # jnius.JavaException
+            msg = _java_message(e)
+            if not any(k in msg or k in type(e).__name__ for k in _CORRUPT_SIGNS):
+                # out of memory, too many open files, ...: the index may be fine; never discard it for that
+                raise AgentGymError(f"Lucene cannot open the index {lucene_dir}: {msg}") from None
+            raise CorruptIndexError(f"Lucene cannot open the index {lucene_dir}: {msg}") from None
         self.meta = meta if not prebuilt else {"format": "prebuilt", "num_docs": int(self._searcher.num_docs)}
 
     @property

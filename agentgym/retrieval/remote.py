@@ -4,7 +4,8 @@ Request: `POST /retrieve {"queries": [...], "topk": k, "return_scores": true}`. 
 `{"result": [[{"document": {"id": ..., "contents": ...}, "score": s}, ...], ...]}` (one list per query;
 without `return_scores` the items are the bare documents).
 
-Every search has a total deadline (`deadline`, 10 s by default; `$AGENTGYM_RETRIEVER_DEADLINE_S`
+Every search has a total deadline (`deadline`, 30 s by default, enough for a
+single-threaded dense server queried by 16 env threads; `$AGENTGYM_RETRIEVER_DEADLINE_S`
 overrides the default): the connect and read timeouts, the retries and their back-off all fit inside
 it, and a timer shuts the socket when it passes, so a server that hangs, or answers one byte at a
 time, costs at most the deadline and then one `RetrievalServerError`. A server that is down fails in
@@ -29,7 +30,7 @@ from agentgym.retrieval.base import Passage, Retriever
 from agentgym.retrieval.corpus import make_contents
 
 #: Seconds one search may take in all (tries, waits and back-off together).
-DEFAULT_DEADLINE_S = 10.0
+DEFAULT_DEADLINE_S = 30.0
 DEADLINE_ENV = "AGENTGYM_RETRIEVER_DEADLINE_S"
 #: A larger answer is refused: a broken server must not fill this process's memory.
 MAX_RESPONSE_BYTES = 64 << 20
@@ -122,7 +123,7 @@ class HttpRetriever(Retriever):
         url: str,
         *,
         connect_timeout: float = 3.0,
-        read_timeout: float = 10.0,
+        read_timeout: float = 30.0,
         retries: int = 2,
         backoff: float = 0.5,
         deadline: float | None = None,

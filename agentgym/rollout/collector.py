@@ -138,7 +138,7 @@ class _Job:
                  on_abandon: Callable[[], None] | None):
         self.index, self.fn, self.limit, self.results, self.on_abandon = index, fn, limit, results, on_abandon
         self.lock = threading.Lock()
-        self.finished = self.abandoned = False
+        self.finished = self.abandoned = self.cancelled = False
         self.worker: _Worker | None = None
 
 
@@ -158,7 +158,10 @@ class _Worker(threading.Thread):
             job = self.jobs.get()
             if job is None:
                 return
-            job.worker = self
+            with job.lock:
+                if job.cancelled:  # its caller was interrupted before this job started: never run it
+                    continue
+                job.worker = self
             job.results.put(("start", job.index, time.monotonic()))
             try:
                 out = _Outcome(value=job.fn())
@@ -200,6 +203,20 @@ class _EnvCalls:
         jobs = [_Job(i, fn, limit, results, on_abandon) for i, (fn, limit, on_abandon) in enumerate(calls)]
         for j in jobs:
             self.jobs.put(j)
+        try:
+            return self._wait(jobs, results)
+        except BaseException:  # interrupted (Ctrl-C): no queued job may run later on a pooled env
+            started = []
+            for j in jobs:  # cancel them all first: abandoning spawns a worker that would take the next one
+                with j.lock:
+                    j.cancelled = True
+                    if j.worker is not None:
+                        started.append(j)
+            for j in started:
+                self._abandon(j)
+            raise
+
+    def _wait(self, jobs: list[_Job], results: queue.SimpleQueue) -> list[_Outcome]:
         out: list[_Outcome | None] = [None] * len(jobs)
         deadlines: dict[int, float] = {}
         left = len(jobs)

@@ -56,7 +56,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "eval_temperature": (lambda v: v >= 0, ">= 0"),
     "eval_every": (lambda v: v >= 0, ">= 0 (0: only before and after training)"),
     "seed": (lambda v: v >= 0, ">= 0"),
-    "checkpoint_every": (lambda v: v >= 1, ">= 1 (the last step is always checkpointed)"),
+    "checkpoint_every": (lambda v: v >= 0, ">= 0 (0 and 1: every step; the last step is always checkpointed)"),
     "keep_checkpoints": (lambda v: v >= 0, ">= 0 (0 keeps all)"),
     "zero_stage": (lambda v: v in (0, 1, 2, 3), "0-3"),
 }
@@ -92,7 +92,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     micro_batch_size: int = 16  # samples per forward/backward chunk (memory, not maths): 16 peaked 0.8 GB lower than 64 and ran as fast
     bf16: bool = True  # bf16 autocast in the training and scoring forwards (CPU and GPU); master weights fp32
-    device: str = "auto"  # auto | cpu | cuda
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     # skills (teacher context c+)
     skills: str = "keyword"  # random | keyword | ucb | embedding
     skills_k: int = 2
@@ -148,8 +148,8 @@ class TrainConfig:
             raise AgentGymError(f"unknown engine {self.engine!r}; valid: hf, sglang")
         if self.sglang_url is not None and not self.sglang_url.startswith(("http://", "https://")):
             raise AgentGymError(f"sglang_url must be an http(s):// URL, got {self.sglang_url!r}")
-        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
-            raise AgentGymError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise AgentGymError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
         if self.skills not in SKILL_STRATEGIES:
             raise AgentGymError(f"unknown skill retrieval strategy {self.skills!r}; valid: {', '.join(SKILL_STRATEGIES)}")
         if self.model is not None and not Path(self.model).is_dir():

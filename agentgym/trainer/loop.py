@@ -217,8 +217,10 @@ class Trainer:
 
         cfg = self.cfg
         t0 = time.perf_counter()
-        if not samples:
-            warnings.warn("no turn-samples collected; step skipped", stacklevel=2)
+        # decided by all ranks together: a rank left without samples (its groups lost to env faults) must
+        # not return alone while the others enter the collectives below
+        if not all_ranks_true(bool(samples)):
+            warnings.warn("no turn-samples collected on some rank; step skipped on all ranks", stacklevel=2)
             return {"skipped": True}
         rewards = [cfg.reward_scale * float(s.won) for s in samples]
         adv = self.backend.advantages(rewards, [s.action_valid for s in samples], [s.group_id for s in samples])

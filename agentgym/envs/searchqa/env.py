@@ -56,6 +56,7 @@ class SearchQAEnv(TextEnv):
         *,
         retriever: str | None = None,
         retriever_url: str | None = None,
+        retriever_deadline_s: float | None = None,
         corpus_path: str | Path | None = None,
         index_path: str | Path | None = None,
         qa_path: str | Path | None = None,
@@ -75,6 +76,9 @@ class SearchQAEnv(TextEnv):
             raise AgentGymError(f"corpus file not found: {corpus_path}")
         self.retriever_kind = kind
         self.retriever_url = retriever_url
+        if retriever_deadline_s is not None and not (0 < float(retriever_deadline_s) < float("inf")):
+            raise ValueError(f"retriever_deadline_s must be a positive number of seconds, got {retriever_deadline_s!r}")
+        self.retriever_deadline_s = retriever_deadline_s
         self.corpus_path = Path(corpus_path) if corpus_path is not None else None
         if index_path is not None and (kind != "bm25" or not Path(index_path).is_dir()):
             raise AgentGymError(f"index_path must be a Lucene index folder used with retriever='bm25': {index_path}")
@@ -143,6 +147,7 @@ class SearchQAEnv(TextEnv):
                     docs=lambda: iter_corpus(path),
                     name=name,
                     url=self.retriever_url,
+                    deadline_s=self.retriever_deadline_s,
                     share_key=(str(path), st.st_size, st.st_mtime_ns),
                 )
             else:
@@ -152,6 +157,7 @@ class SearchQAEnv(TextEnv):
                     docs=lambda: build_world(world_seed).corpus(),
                     name=f"searchqa-{WORLD_VERSION}-{world_seed}",
                     url=self.retriever_url,
+                    deadline_s=self.retriever_deadline_s,
                     share_key=(world_seed,),
                 )
         return self._retriever

@@ -27,6 +27,7 @@ def make_retriever(
     url: str | None = None,
     index_path: str | None = None,
     share_key: tuple = (),
+    deadline_s: float | None = None,
 ) -> Retriever:
     """A retriever of `kind` over `docs()` (called only when an index must be built or hashed), or for
     "bm25" over the prebuilt Lucene index at `index_path` (then no corpus is read at all)."""
@@ -37,7 +38,7 @@ def make_retriever(
             raise AgentGymError("retriever='http' needs retriever_url (e.g. http://127.0.0.1:8000/retrieve)")
         from agentgym.retrieval.remote import HttpRetriever
 
-        return HttpRetriever(url)
+        return HttpRetriever(url, deadline=deadline_s)
     if index_path is not None:
         if kind != "bm25":
             raise AgentGymError("index_path is a Lucene index; it needs retriever='bm25'")
