@@ -334,3 +334,89 @@ def test_a_model_folder_without_tokenizer_files_says_so(tmp_path, tiny_dir):
     with pytest.raises(AgentGymError, match="cannot load the tokenizer"):
         load_tokenizer(tmp_path / "no-such-folder")
     assert load_tokenizer(tiny_dir)("hello")["input_ids"]
+
+
+# ---- staged recipes: continuation stages on fresh demos, resumable at stage boundaries ---------------
+def _staged(env_id: str) -> DefaultModelConfig:
+    first = SFTConfig(demos=10, epochs=1, batch_size=16, bf16=False)
+    return DefaultModelConfig(env_id, vocab_size=400, tokenizer_demos=20, size=TINY, sft=first,
+                              stages=(first.with_(seed=1, lr=1e-3), first.with_(seed=2, lr=5e-4, demos=12)))
+
+
+def test_a_staged_recipe_trains_every_stage_on_its_own_demos(tmp_path, monkeypatch):
+    from agentgym.models import default, sft
+
+    env_id = register_toy()
+    cfg = _staged(env_id)
+    seen = []
+    real = sft.generate_demos
+    monkeypatch.setattr(sft, "generate_demos", lambda e, st, **k: seen.append((st.seed, st.demos)) or real(e, st, **k))
+    m = default.build_default_model(cfg, tmp_path / "m", progress=False)
+    assert seen == [(0, 10), (1, 10), (2, 12)]
+    assert [s["stage"] for s in m["stages"]] == [1, 2, 3]
+    assert m["stages"][2]["demos"]["episodes"] == 12
+    info = default.model_info(tmp_path / "m")
+    assert [s["lr"] for s in info["config"]["stages"]] == [1e-3, 5e-4]
+    # a one-stage recipe keeps the key it had before stages existed; stages are part of the key
+    assert "stages" not in default.single_stage(cfg).to_dict()
+    assert default.model_key(cfg) != default.model_key(default.single_stage(cfg))
+
+
+def test_a_killed_staged_build_resumes_after_its_last_finished_stage(tmp_path, monkeypatch):
+    from agentgym.models import default, sft
+
+    monkeypatch.setenv("AGENTGYM_CACHE", str(tmp_path / "cache"))
+    env_id = register_toy()
+    cfg = _staged(env_id)
+    real_train, calls = sft.train_sft, []
+
+    def dies_in_stage_3(model, examples, st, **k):
+        calls.append(st.seed)
+        if st.seed == 2 and calls.count(2) == 1:
+            raise KeyboardInterrupt  # killed during the third stage
+        return real_train(model, examples, st, **k)
+
+    monkeypatch.setattr(sft, "train_sft", dies_in_stage_3)
+    with pytest.raises(KeyboardInterrupt):
+        default.ensure_default_model(env_id, config=cfg, progress=False)
+    from agentgym.paths import cache_dir
+
+    final = cache_dir("models") / f"{default._slug(env_id)}-{default.model_key(cfg)}"
+    saved = final.with_name(final.name + ".stages")
+    assert (saved / "stage1" / "config.json").is_file() and not final.exists()
+    assert calls == [0, 1, 2]
+    path = default.ensure_default_model(env_id, config=cfg, progress=False)
+    assert calls == [0, 1, 2, 2], "the rerun trains only the unfinished stage"
+    info = default.model_info(path)
+    assert [s["stage"] for s in info["metrics"]["stages"]] == [1, 2, 3] and not saved.exists()
+    # a saved stage of another recipe is never resumed from
+    other = _staged(env_id)
+    other = DefaultModelConfig(env_id, vocab_size=400, tokenizer_demos=20, size=TINY, sft=other.sft,
+                               stages=(other.stages[0].with_(lr=2e-3), other.stages[1]))
+    assert default.stage_key(other, 1) != default.stage_key(cfg, 1)
+    assert default.stage_key(other, 0) == default.stage_key(cfg, 0)
+
+
+def test_cli_sft_runs_one_stage_and_build_model_runs_the_recipe(tmp_path, monkeypatch):
+    from agentgym.cli import main
+    from agentgym.models import default
+
+    env_id = register_toy()
+    monkeypatch.setitem(default.FAMILY_DEFAULTS, "generic", _staged(""))
+    init = tmp_path / "init"
+    with pytest.raises(SystemExit) as e:
+        main(["init-model", "--env", env_id, "--out", str(init), "--vocab-size", "400", "--hidden-size", "32",
+              "--layers", "1", "--heads", "2", "--kv-heads", "1", "--intermediate-size", "64", "--demos", "20"])
+    assert e.value.code == 0
+    with pytest.raises(SystemExit) as e:
+        main(["sft", "--env", env_id, "--init", str(init), "--out", str(tmp_path / "one"), "--threads", "1"])
+    assert e.value.code == 0
+    info = default.model_info(tmp_path / "one")
+    assert "stages" not in info["config"] and len(info["metrics"]["stages"]) == 1
+    assert info["init"] == str(init.resolve())
+    with pytest.raises(SystemExit) as e:
+        main(["build-model", "--env", env_id, "--out", str(tmp_path / "all"), "--threads", "1"])
+    assert e.value.code == 0
+    info = default.model_info(tmp_path / "all")
+    assert len(info["config"]["stages"]) == 2 and len(info["metrics"]["stages"]) == 3
+    assert not (tmp_path / "all.stages").exists() and not (tmp_path / "all.partial").exists()

@@ -94,10 +94,11 @@ def sft(
     eval_episodes: int = typer.Option(0, min=0, help="then evaluate on the eval split (T=0.4), 0 = skip"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
 ) -> None:
-    """Warm-start a policy on noisy expert demonstrations (part of them with the skill block)."""
+    """Warm-start a policy on noisy expert demonstrations (part of them with the skill block): one SFT
+    stage (the recipe's first; `build-model` runs all of them)."""
     from dataclasses import replace
 
-    from agentgym.models.default import build_default_model, default_config
+    from agentgym.models.default import build_default_model, default_config, single_stage
 
     env_id = resolve_env(env)
     check_writable(out, "--out", folder=True)
@@ -107,8 +108,9 @@ def sft(
     probe.close()
     set_threads(threads)
     _quiet_transformers()
-    cfg = default_config(env_id, demos=demos, noise=noise, skill_fraction=skill_fraction, epochs=epochs,
-                         batch_size=batch_size, lr=lr, bf16=bf16, seed=seed, copy_warmup_steps=copy_warmup_steps)
+    cfg = single_stage(default_config(env_id, demos=demos, noise=noise, skill_fraction=skill_fraction, epochs=epochs,
+                                      batch_size=batch_size, lr=lr, bf16=bf16, seed=seed,
+                                      copy_warmup_steps=copy_warmup_steps))
     if env_opt:
         cfg = replace(cfg, sft=replace(cfg.sft, env_kwargs={**cfg.sft.env_kwargs, **env_kwargs}))
     metrics = build_default_model(cfg, out, log=lambda m: console.print(m, markup=False), progress=True,
@@ -116,6 +118,48 @@ def sft(
     console.print(f"sft done in {metrics['total_seconds']:.0f}s -> {out}", markup=False)
     if eval_episodes:
         _eval_table(env_id, out, eval_episodes, cfg.sft.env_kwargs)
+
+
+def build_model(
+    env: str = typer.Option(..., help="alfworld | webshop | searchqa | any registered env id"),
+    out: Path = typer.Option(None, "--out", "-o", help="model folder (default: the default-model cache, "
+                             "replacing the shipped copy there)"),
+    threads: int = typer.Option(2, min=1, help="torch threads"),
+    eval_episodes: int = typer.Option(0, min=0, help="then evaluate on the eval split (T=0.4), 0 = skip"),
+    env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
+) -> None:
+    """Build the env's default policy from its recipe (every SFT stage), not from the shipped weights.
+
+    Resumable: finished stages are kept next to the output (`<out>.stages/`), and the same command
+    after a kill goes on from the last of them."""
+    from agentgym.models.default import build_default_model, default_config, ensure_default_model
+
+    env_id = resolve_env(env)
+    if out is not None:
+        check_writable(out, "--out", folder=True)
+    probe, env_kwargs = make_env(env_id, parse_env_opts(env_opt))
+    probe.close()
+    set_threads(threads)
+    _quiet_transformers()
+    cfg = default_config(env_id, env_kwargs)
+    say = lambda m: console.print(m, markup=False)  # noqa: E731
+    if out is None:
+        path = ensure_default_model(env_id, config=cfg, log=say, progress=True, rebuild=True)
+    else:
+        import shutil
+
+        path = out
+        tmp = out.with_name(out.name + ".partial")
+        stages = out.with_name(out.name + ".stages")
+        shutil.rmtree(tmp, ignore_errors=True)
+        build_default_model(cfg, tmp, log=say, progress=True, stage_dir=stages)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+        shutil.rmtree(stages, ignore_errors=True)
+    console.print(f"built {env_id}'s default recipe ({len(cfg.all_stages)} stage(s)) -> {path}", markup=False)
+    if eval_episodes:
+        _eval_table(env_id, path, eval_episodes, cfg.sft.env_kwargs)
 
 
 def _eval_table(env_id: str, model_dir: Path, episodes: int, env_kwargs: dict) -> None:

@@ -67,16 +67,31 @@ class SFTConfig:
 
 @dataclass(frozen=True)
 class DefaultModelConfig:
-    """Everything that determines the cached default model; its hash names the cache folder."""
+    """Everything that determines the cached default model; its hash names the cache folder.
+
+    `sft` is the first warm-start stage (on the fresh model, with the copy warm-up); `stages` are the
+    continuation stages after it, each an SFT run on its own fresh demos (its own seed) with its own
+    learning rate: the measured recipes need 6-9 epochs, and a fresh demo set per stage trains better
+    than repeating one (docs/policies.md)."""
 
     env_id: str
     vocab_size: int = 2048
     tokenizer_demos: int = 300
     size: ModelSize = field(default_factory=ModelSize)
     sft: SFTConfig = field(default_factory=SFTConfig)
+    stages: tuple[SFTConfig, ...] = ()
+
+    @property
+    def all_stages(self) -> tuple[SFTConfig, ...]:
+        return (self.sft, *self.stages)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not self.stages:  # one-stage recipes keep the keys (cache folders) they had before stages existed
+            d.pop("stages")
+        else:
+            d["stages"] = [asdict(s) for s in self.stages]
+        return d
 
     def key(self, extra: dict[str, Any] | None = None) -> str:
         blob = json.dumps({"cfg": self.to_dict(), "extra": extra or {}}, sort_keys=True, default=str)

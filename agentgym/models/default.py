@@ -1,14 +1,19 @@
-"""The default policy of an env: built on first use (tokenizer + init + SFT), then cached.
+"""The default policy of an env: shipped with the package for the built-in envs, otherwise built on
+first use (tokenizer + init + SFT stages), then cached.
 
-    path = ensure_default_model("agentgym/WebShop-v0")     # builds once, minutes on 2 cores
+    path = ensure_default_model("agentgym/WebShop-v0")     # the shipped build, or minutes-hours on 2 cores
     model, tok = load_policy(path)
 
 The cache folder is `cache_dir("models", "<env>-<hash>")`; the hash covers the whole
 `DefaultModelConfig`, the prompt-template version, this builder's version and the train panel's
 fingerprint, so a change to any of them builds a new model instead of silently reusing a stale one.
+The package ships the built-in envs' recipes already built (`shipped/<env>-<hash>/`, bfloat16): a
+cache miss whose name a shipped folder has is a copy, not a build, and a recipe, prompt or panel change
+that the shipped weights were not built with misses them by construction.
 A build runs in a temporary folder (`<final>.tmp<pid>`) that is renamed into place when complete,
-under a file lock (two processes asking at once build it once). A temporary folder whose build holds
-no lock any more (killed with -9) is removed by the next build in the same cache.
+under a file lock (two processes asking at once build it once); each finished stage but the last is
+kept in `<final>.stages/` so a killed multi-stage build resumes there. A temporary folder whose build
+holds no lock any more (killed with -9) is removed by the next build in the same cache.
 """
 
 from __future__ import annotations
@@ -33,22 +38,35 @@ __all__ = ["BUILDER_VERSION", "default_config", "ensure_default_model", "build_d
 #: Bump when the build recipe changes in a way the config does not capture.
 BUILDER_VERSION = "1"
 
-#: Per-family recipes, sized so a fresh build takes a few minutes on 2 cores (see docs/policies.md).
+def _continue(first: SFTConfig, *, epochs: int, lr: float, seed: int) -> SFTConfig:
+    """A continuation stage: the first stage's recipe on fresh demos (its own seed), no copy warm-up."""
+    return first.with_(epochs=epochs, lr=lr, seed=seed, copy_warmup_steps=0)
+
+
+_ALF = SFTConfig(demos=1500, epochs=3, noise=0.1, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)
+_WS = SFTConfig(demos=1000, epochs=3, noise=0.1, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)
+_SQA = SFTConfig(demos=2000, epochs=3, noise=0.03, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)
+
+#: Per-family recipes. The built-in ones are shipped built (`agentgym/models/shipped/`), so a user's
+#: first run does not spend the 0.5-2 CPU hours they take; a recipe change that the shipped weights do
+#: not match builds instead (the folder name is the recipe's key). docs/policies.md has the evidence.
 FAMILY_DEFAULTS: dict[str, DefaultModelConfig] = {
     # Half the demos carry c+ and are played by the skill-reading expert with the same noise as the rest:
     # the policy can gain from c+ only what the skills say (where objects usually are, which label a
     # word means, which query reaches the fact), not a cleaner style of play. The copy warm-up lets the
     # from-scratch model copy strings from the prompt: receptacle names out of c+ (ALFWorld), queries,
     # product ids and option labels (WebShop), names and passage words (Search-QA); without it it
-    # invents them (docs/policies.md).
-    "alfworld": DefaultModelConfig("", vocab_size=1024, sft=SFTConfig(
-        demos=1500, epochs=3, noise=0.1, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)),
-    "webshop": DefaultModelConfig("", vocab_size=2048, sft=SFTConfig(
-        demos=1000, epochs=3, noise=0.1, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)),
+    # invents them (docs/policies.md). The continuation stages fit what 3 epochs leave underfitted.
+    # ALFWorld: 4 layers and 9 epochs; 2 layers / 3 epochs played 0.007 without skills and +0.14 with them.
+    "alfworld": DefaultModelConfig("", vocab_size=1024, size=ModelSize(num_hidden_layers=4), sft=_ALF, stages=(
+        _continue(_ALF, epochs=2, lr=1e-3, seed=1), _continue(_ALF, epochs=2, lr=7e-4, seed=2),
+        _continue(_ALF, epochs=2, lr=5e-4, seed=3))),
+    "webshop": DefaultModelConfig("", vocab_size=2048, sft=_WS, stages=(_continue(_WS, epochs=3, lr=1e-3, seed=1),)),
     # Search-QA's noisy actions are malformed answers: at noise 0.1 the policy kept writing them (valid
     # actions 0.53, success 0.01); noise 0.03 on 2000 demos: valid 0.91, success 0.13 (docs/policies.md)
-    "searchqa": DefaultModelConfig("", vocab_size=2048, sft=SFTConfig(
-        demos=2000, epochs=3, noise=0.03, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)),
+    "searchqa": DefaultModelConfig("", vocab_size=2048, sft=_SQA, stages=(
+        _continue(_SQA, epochs=3, lr=1e-3, seed=1), _continue(_SQA, epochs=3, lr=7e-4, seed=2),
+        _continue(_SQA, epochs=3, lr=5e-4, seed=3))),
     "generic": DefaultModelConfig("", vocab_size=1024, sft=SFTConfig(demos=500, epochs=3)),
 }
 
@@ -61,11 +79,17 @@ def default_config(env_id: str, env_kwargs: dict[str, Any] | None = None, **sft_
     from agentgym.rollout.prompts import family_of
 
     base = FAMILY_DEFAULTS.get(family_of(env_id), FAMILY_DEFAULTS["generic"])
-    sft = base.sft.with_(**sft_overrides)
+    sft, stages = base.sft.with_(**sft_overrides), base.stages
     if env_kwargs:
         kw = {k: v for k, v in env_kwargs.items() if k != "split"}
         sft = replace(sft, env_kwargs={**sft.env_kwargs, **kw})
-    return replace(base, env_id=env_id, sft=sft)
+        stages = tuple(replace(st, env_kwargs={**st.env_kwargs, **kw}) for st in stages)
+    return replace(base, env_id=env_id, sft=sft, stages=stages)
+
+
+def single_stage(cfg: DefaultModelConfig) -> DefaultModelConfig:
+    """`cfg` with its first stage only (what one `agentgym sft` command runs)."""
+    return replace(cfg, stages=())
 
 
 def _slug(env_id: str) -> str:
@@ -95,12 +119,32 @@ def model_key(cfg: DefaultModelConfig) -> str:
                     "prompt": [tpl.history, tpl.max_obs_chars, tpl.max_hist_chars, tpl.max_admissible]})
 
 
-def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Callable[[str], None] | None = None,
-                        progress: bool = True, init_dir: str | Path | None = None) -> dict[str, Any]:
-    """Demos -> tokenizer + fresh model (unless `init_dir` is given) -> SFT, saved to `out_dir`.
+def stage_key(cfg: DefaultModelConfig, stage: int) -> str:
+    """The key of the recipe's first `stage + 1` stages: a saved stage is reused only by the same prefix."""
+    return replace(cfg, stages=cfg.stages[:stage]).key({"builder": BUILDER_VERSION})
 
-    The expert demos are played once: the first `tokenizer_demos` of them also train the tokenizer.
-    Returns the build metrics (also saved in `agentgym.json`)."""
+
+def _saved_stage(stage_dir: Path | None, cfg: DefaultModelConfig) -> tuple[int, list[dict[str, Any]]]:
+    """The last stage of this recipe saved under `stage_dir` (-1 if none) and the metrics up to it."""
+    if stage_dir is None:
+        return -1, []
+    for i in range(len(cfg.all_stages) - 2, -1, -1):
+        info = model_info(stage_dir / f"stage{i}")
+        if info.get("stage_key") == stage_key(cfg, i) and (stage_dir / f"stage{i}" / "config.json").is_file():
+            return i, list(info.get("metrics", {}).get("stages", []))
+    return -1, []
+
+
+def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Callable[[str], None] | None = None,
+                        progress: bool = True, init_dir: str | Path | None = None,
+                        stage_dir: str | Path | None = None) -> dict[str, Any]:
+    """Demos -> tokenizer + fresh model (unless `init_dir` is given) -> SFT, then each continuation
+    stage of `cfg.stages` on its own fresh demos; saved to `out_dir`.
+
+    The first stage's demos are played once: the first `tokenizer_demos` of them also train the
+    tokenizer. With `stage_dir`, every finished stage but the last is saved there and a rerun of the
+    same recipe resumes after the last saved one (a multi-hour build killed at stage 3 keeps stages 1-2).
+    Returns the build metrics (also saved in `agentgym.json`, one entry per stage under "stages")."""
     import torch
     from transformers.utils import logging as hf_logging
 
@@ -113,46 +157,70 @@ def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Ca
     say = log or (lambda m: None)
     family = family_of(cfg.env_id)
     out = Path(out_dir)
+    sdir = Path(stage_dir) if stage_dir is not None else None
+    stages = cfg.all_stages
     t0 = time.perf_counter()
+    done, history = _saved_stage(sdir, cfg)
+    model = tok = None
+    if done >= 0:
+        model, tok = load_policy(sdir / f"stage{done}", dtype=torch.float32)
+        say(f"resuming after stage {done + 1} of {len(stages)} (saved in {sdir / f'stage{done}'})")
     with _progress(progress) as prog:
-        say(f"demos: {cfg.sft.demos} expert episodes of {cfg.env_id} (noise {cfg.sft.noise}, "
-            f"skill block in {cfg.sft.skill_fraction:.0%})")
-        task = prog.add_task("expert demos", total=cfg.sft.demos) if prog else None
-        demos = generate_demos(cfg.env_id, cfg.sft, progress=(lambda k: prog.advance(task, k)) if prog else None)
-        t_demos = time.perf_counter() - t0
-        if init_dir is None:
-            t1 = time.perf_counter()
-            texts = base_texts(family) + demo_texts(family, demos[: cfg.tokenizer_demos])
-            tok = train_tokenizer(texts, vocab_size=cfg.vocab_size, atomic=atomic_strings(family, demos))
-            model = init_model(tok, cfg.size, seed=cfg.sft.seed)
-            say(f"init-model: BPE vocabulary {len(tok)} from {min(cfg.tokenizer_demos, len(demos))} demos, "
-                f"Qwen2 {cfg.size.num_hidden_layers}x{cfg.size.hidden_size}")
-            t_init = time.perf_counter() - t1
-        else:
-            model, tok = load_policy(init_dir, dtype=torch.float32)
+        for i in range(done + 1, len(stages)):
+            st = stages[i]
+            t_stage = time.perf_counter()
+            name = f"stage {i + 1}/{len(stages)}: " if len(stages) > 1 else ""
+            say(f"{name}demos: {st.demos} expert episodes of {cfg.env_id} (noise {st.noise}, "
+                f"skill block in {st.skill_fraction:.0%}, seed {st.seed})")
+            task = prog.add_task("expert demos", total=st.demos) if prog else None
+            demos = generate_demos(cfg.env_id, st, progress=(lambda k, t=task: prog.advance(t, k)) if prog else None)
+            t_demos = time.perf_counter() - t_stage
             t_init = 0.0
-        examples = render_examples(family, demos, tok, cfg.sft.max_prompt_tokens)
-        dstats = demo_stats(demos, examples)
-        n_params = sum(p.numel() for p in model.parameters())
-        say(f"sft: {dstats['examples']} examples, prompts {dstats['prompt_tokens_mean']:.0f} tokens on average, "
-            f"demo success {dstats['demo_success']:.2f}; {n_params / 1e6:.2f}M parameters, {cfg.sft.epochs} epochs, "
-            f"{torch.get_num_threads()} thread(s)")
-        task2 = prog.add_task("sft", total=None) if prog else None
+            if model is None and init_dir is None:
+                t1 = time.perf_counter()
+                texts = base_texts(family) + demo_texts(family, demos[: cfg.tokenizer_demos])
+                tok = train_tokenizer(texts, vocab_size=cfg.vocab_size, atomic=atomic_strings(family, demos))
+                model = init_model(tok, cfg.size, seed=st.seed)
+                say(f"init-model: BPE vocabulary {len(tok)} from {min(cfg.tokenizer_demos, len(demos))} demos, "
+                    f"Qwen2 {cfg.size.num_hidden_layers}x{cfg.size.hidden_size}")
+                t_init = time.perf_counter() - t1
+            elif model is None:
+                model, tok = load_policy(init_dir, dtype=torch.float32)
+            examples = render_examples(family, demos, tok, st.max_prompt_tokens)
+            dstats = demo_stats(demos, examples)
+            n_params = sum(p.numel() for p in model.parameters())
+            say(f"{name}sft: {dstats['examples']} examples, prompts {dstats['prompt_tokens_mean']:.0f} tokens on "
+                f"average, demo success {dstats['demo_success']:.2f}; {n_params / 1e6:.2f}M parameters, "
+                f"{st.epochs} epochs at lr {st.lr:g}, {torch.get_num_threads()} thread(s)")
+            task2 = prog.add_task("sft", total=None) if prog else None
 
-        def on_step(step: int, total: int, loss: float) -> None:
-            if prog:
-                prog.update(task2, completed=step, total=total, description=f"sft loss {loss:.3f}")
+            def on_step(step: int, total: int, loss: float, t=task2) -> None:
+                if prog:
+                    prog.update(t, completed=step, total=total, description=f"sft loss {loss:.3f}")
 
-        m = train_sft(model, examples, cfg.sft, pad_id=tok.pad_token_id, on_step=on_step,
-                      copy_vocab=range(len(SPECIAL_TOKENS), len(tok)))
-    metrics = {"demo_seconds": t_demos, "init_seconds": t_init, "train": m, "demos": dstats,
-               "parameters": n_params, "vocab_size": len(tok), "threads": torch.get_num_threads(),
-               "total_seconds": time.perf_counter() - t0}
+            m = train_sft(model, examples, st, pad_id=tok.pad_token_id, on_step=on_step,
+                          copy_vocab=range(len(SPECIAL_TOKENS), len(tok)))
+            history.append({"stage": i + 1, "demo_seconds": t_demos, "init_seconds": t_init, "train": m,
+                            "demos": dstats, "threads": torch.get_num_threads(),
+                            "seconds": time.perf_counter() - t_stage})
+            say(f"{name}sft: loss {m['first_loss']:.3f} -> {m['final_loss']:.3f} in {m['seconds']:.0f}s "
+                f"({m['tokens_per_second']:.0f} tokens/s)")
+            if sdir is not None and i < len(stages) - 1:
+                save_model_dir(model, tok, sdir / f"stage{i}", {
+                    "stage": f"sft stage {i + 1} of {len(stages)}", "env_id": cfg.env_id,
+                    "stage_key": stage_key(cfg, i), "metrics": {"stages": history}, "builder": BUILDER_VERSION})
+    last = history[-1]
+    metrics = {"demo_seconds": last["demo_seconds"], "init_seconds": history[0]["init_seconds"],
+               "train": last["train"], "demos": last["demos"],
+               "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": len(tok),
+               "threads": torch.get_num_threads(), "total_seconds": sum(h["seconds"] for h in history),
+               "this_run_seconds": time.perf_counter() - t0, "stages": history}
     meta = {"stage": "sft", "env_id": cfg.env_id, "config": cfg.to_dict(), "metrics": metrics,
             "builder": BUILDER_VERSION}
+    if init_dir is not None:  # provenance: which folder this one continued
+        meta["init"] = str(Path(init_dir).resolve())
     save_model_dir(model, tok, out, meta)
-    say(f"sft: loss {m['first_loss']:.3f} -> {m['final_loss']:.3f} in {m['seconds']:.0f}s "
-        f"({m['tokens_per_second']:.0f} tokens/s); total {metrics['total_seconds']:.0f}s; saved {out}")
+    say(f"built in {metrics['total_seconds']:.0f}s ({len(stages)} stage(s)); saved {out}")
     return metrics
 
 
@@ -207,6 +275,8 @@ def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = Non
     final = root / f"{_slug(env_id)}-{model_key(cfg)}"
     if not rebuild and (final / "agentgym.json").is_file():
         return final
+    if not rebuild and shipped_model(final.name) is not None:
+        return _install_shipped(final, log)
     if isolated:
         import multiprocessing as mp
 
@@ -227,16 +297,55 @@ def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = Non
                 return final
             (log or (lambda m: None))(f"building the default model for {env_id} (cached in {final})")
             tmp = final.with_name(final.name + f".tmp{os.getpid()}")
+            stages = final.with_name(final.name + ".stages")  # finished stages: a killed build resumes
             shutil.rmtree(tmp, ignore_errors=True)
             try:
-                build_default_model(cfg, tmp, log=log, progress=progress)
+                build_default_model(cfg, tmp, log=log, progress=progress, stage_dir=stages)
                 if final.exists():
                     shutil.rmtree(final)
+                os.replace(tmp, final)
+                shutil.rmtree(stages, ignore_errors=True)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return final
+
+
+#: The built-in default models, built by their recipes and stored in bfloat16 (docs/policies.md).
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
+#: Files a model folder needs; the shipped copy holds exactly these.
+MODEL_FILES = ("agentgym.json", "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+               "tokenizer_config.json", "chat_template.jinja")
+
+
+def shipped_model(name: str) -> Path | None:
+    """The shipped folder for the cache name `<env>-<key>`, if the package has one."""
+    p = SHIPPED_DIR / name
+    return p if all((p / f).is_file() for f in ("agentgym.json", "config.json", "model.safetensors")) else None
+
+
+def _install_shipped(final: Path, log: Callable[[str], None] | None) -> Path:
+    """Copy the shipped folder into the cache (atomically, under the build lock): the cache stays the
+    one place a default model is read from, and a user may rebuild it there with `rebuild=True`."""
+    src = shipped_model(final.name)
+    assert src is not None
+    with open(final.parent / f".{final.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if (final / "agentgym.json").is_file():
+                return final
+            tmp = final.with_name(final.name + f".tmp{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                shutil.copytree(src, tmp)
                 os.replace(tmp, final)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+    (log or (lambda m: None))(f"default model for {model_info(final).get('env_id', final.name)}: the shipped build "
+                              f"of its recipe ({final})")
     return final
 
 
@@ -288,4 +397,5 @@ def model_info(path: str | Path) -> dict[str, Any]:
     return json.loads(p.read_text()) if p.is_file() else {}
 
 
-__all__ += ["DefaultModelConfig", "ModelSize", "SFTConfig", "model_info", "model_key"]
+__all__ += ["DefaultModelConfig", "ModelSize", "SFTConfig", "model_info", "model_key", "shipped_model", "single_stage",
+            "stage_key"]
