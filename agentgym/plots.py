@@ -20,7 +20,7 @@ from typing import Any
 from agentgym.core.errors import AgentGymError
 
 #: Panels drawn when no --metrics are given (those a run did not log are left out).
-DEFAULT_METRICS = ("success", "valid_action_ratio", "loss", "kl", "entropy", "gate_mean", "gate_active_ratio",
+DEFAULT_METRICS = ("eval_success", "success", "valid_action_ratio", "loss", "kl", "entropy", "gate_mean", "gate_active_ratio",
                    "gap_mean")
 LABELS = {
     "success": "train success (rollouts)", "valid_action_ratio": "valid action ratio", "loss": "loss",
@@ -69,7 +69,23 @@ def _read_run(run_dir: Path, warn: Callable[[str], None]) -> Run:
     if skipped:
         shown = ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else "")
         warn(f"warning: {run_dir / 'metrics.jsonl'}: skipped {len(skipped)} malformed line(s) (line {shown})")
+    rows = rows + _eval_points(run_dir, rows)
     return Run(run_dir, rows, backend, seed if isinstance(seed, int) else None)
+
+
+def _eval_points(run_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run's before/after evaluations as `eval_success` points at step 0 and at its last step, so
+    the eval curve starts where training did (they live in eval_before/after.json, not metrics.jsonl)."""
+    last = max((int(r["step"]) for r in rows if isinstance(r.get("step"), int)), default=0)
+    out = []
+    for name, step in (("eval_before.json", 0), ("eval_after.json", last)):
+        try:
+            ev = json.loads((run_dir / name).read_text())
+            success = float(ev["success"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        out.append({"step": step, "eval_success": success})
+    return out
 
 
 def collect_groups(paths: Sequence[str | Path], warn: Callable[[str], None] | None = None) -> list[Group]:
@@ -115,9 +131,11 @@ def _series(run: Run, metric: str, smooth: int) -> dict[int, float]:
     """step -> value (finite values only), trailing moving average over `smooth` logged points."""
     import math
 
-    pts = [(int(r["step"]), float(r[metric])) for r in run.rows
-           if isinstance(r.get(metric), (int, float)) and not isinstance(r.get(metric), bool)
-           and math.isfinite(float(r[metric])) and "step" in r]
+    pts = sorted((int(r["step"]), float(r[metric])) for r in run.rows
+                 if isinstance(r.get(metric), (int, float)) and not isinstance(r.get(metric), bool)
+                 and math.isfinite(float(r[metric])) and "step" in r)
+    if metric.startswith("eval_"):  # a few evaluations of 100s of episodes each: drawn as measured
+        smooth = 1
     out = {}
     for i, (s, _) in enumerate(pts):
         window = [v for _, v in pts[max(0, i - smooth + 1) : i + 1]]
@@ -185,7 +203,7 @@ def plot_curves(paths: Sequence[str | Path], out: str | Path, metrics: Sequence[
             x = np.array(steps)
             mean = np.array([np.mean(v) for v in vals])
             label = g.label + (f" (n={len(series)})" if len(series) > 1 else "")
-            ax.plot(x, mean, color=color, lw=1.8, label=label, marker="o" if len(x) <= 3 else None, ms=4)
+            ax.plot(x, mean, color=color, lw=1.8, label=label, marker="o" if len(x) <= 3 or metric.startswith("eval_") else None, ms=4)
             if len(series) > 1:
                 ax.fill_between(x, [min(v) for v in vals], [max(v) for v in vals], color=color, alpha=0.18, lw=0)
         ax.set_title(LABELS.get(metric, metric), fontsize=10)

@@ -62,6 +62,37 @@ def test_sdar_steps_write_metrics_checkpoints_and_change_weights(tiny_model, tmp
     assert any(not torch.equal(init[k], after[k]) for k in init), "training did not change the weights"
     assert summary["before"]["episodes"] == 2 and summary["after"]["episodes"] == 2
     assert (run / "config.yaml").is_file() and any((run / "tensorboard").iterdir())
+    c = summary["change"]  # after - before with its 95% interval, and the learning-curve picture
+    assert c["diff"] == pytest.approx(summary["after"]["success"] - summary["before"]["success"])
+    assert c["lo"] <= c["diff"] <= c["hi"] and c["significant"] == (c["lo"] > 0 or c["hi"] < 0)
+    assert summary["curves"] == str(run / "curves.png") and (run / "curves.png").stat().st_size > 10_000
+
+
+def test_the_before_after_change_and_its_interval():
+    from agentgym.trainer.evaluate import EvalResult, change
+
+    def res(p, n):
+        return EvalResult("e", "test", n, 0.4, False, p, p, 1.0, 1.0)
+
+    c = change(res(0.2, 300), res(0.3, 300))  # se = sqrt(.2*.8/300 + .3*.7/300) = 0.03512
+    assert c.diff == pytest.approx(0.1) and c.se == pytest.approx(0.035119, abs=1e-5)
+    assert (c.lo, c.hi) == (pytest.approx(0.1 - 1.96 * 0.035119, abs=1e-4), pytest.approx(0.1 + 1.96 * 0.035119, abs=1e-4))
+    assert c.significant and "significant at the 5% level" in c.line()
+    small = change(res(0.2, 30), res(0.3, 30))  # the same difference on 30 episodes: noise
+    assert not small.significant and "not significant" in small.line()
+    assert change(res(0.5, 300), res(0.38, 300)).significant  # a significant drop is one too
+
+
+def test_eval_points_join_the_learning_curve(tmp_path):
+    from agentgym.plots import collect_groups
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "success": 0.1 * s}) + "\n" for s in (1, 2, 3)))
+    (run / "eval_before.json").write_text(json.dumps({"success": 0.2}))
+    (run / "eval_after.json").write_text(json.dumps({"success": 0.35}))
+    rows = collect_groups([run])[0].runs[0].rows
+    assert [(r["step"], r["eval_success"]) for r in rows if "eval_success" in r] == [(0, 0.2), (3, 0.35)]
 
 
 def test_a_torn_newest_checkpoint_falls_back_and_foreign_weights_are_a_clear_error(tiny_model, tmp_path):

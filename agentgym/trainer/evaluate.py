@@ -39,6 +39,41 @@ class EvalResult:
         return asdict(self)
 
 
+@dataclass
+class Change:
+    """After minus before, with its 95% interval (two independent rates: the same tasks and sampling
+    seeds, but sampled episodes are not paired outcome by outcome, so this is the conservative form)."""
+
+    before: float
+    after: float
+    diff: float
+    se: float
+    lo: float
+    hi: float
+
+    @property
+    def significant(self) -> bool:
+        return self.lo > 0 or self.hi < 0
+
+    def line(self) -> str:
+        verdict = ("significant" if self.significant else "not significant") + " at the 5% level"
+        return f"{self.diff:+.3f} (95% interval {self.lo:+.3f} to {self.hi:+.3f}; {verdict})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"before": self.before, "after": self.after, "diff": self.diff, "se": self.se, "lo": self.lo,
+                "hi": self.hi, "significant": self.significant}
+
+
+def change(before: EvalResult, after: EvalResult, z: float = 1.959964) -> Change:
+    """`after.success - before.success` and its 95% interval (normal approximation)."""
+    def var(r: EvalResult) -> float:
+        return r.success * (1 - r.success) / max(1, r.episodes)
+
+    d = after.success - before.success
+    se = (var(before) + var(after)) ** 0.5
+    return Change(before.success, after.success, d, se, d - z * se, d + z * se)
+
+
 def eval_indices(episodes: int, panel_size: int) -> list[int]:
     """Which panel tasks an evaluation of `episodes` plays: spread evenly, or all of them cycled."""
     if episodes >= panel_size:

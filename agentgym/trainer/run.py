@@ -24,7 +24,9 @@ from rich.progress import (
 from rich.table import Table
 
 from agentgym.core.errors import AgentGymError
+from agentgym.plots import plot_curves
 from agentgym.trainer.config import TrainConfig, config_json
+from agentgym.trainer.evaluate import EvalResult, change
 from agentgym.trainer.loop import Trainer, write_metrics_line
 
 
@@ -77,7 +79,24 @@ def _eval_table(before, after) -> Table:
     for name, r in (("before", before), ("after", after)):
         if r is not None:
             t.add_row(name, f"{r.success:.3f}", f"{r.score:.3f}", f"{r.valid_action_ratio:.3f}", f"{r.mean_length:.2f}")
+    if before is not None and after is not None:
+        c = change(before, after)
+        t.add_row("change", escape(f"{c.diff:+.3f} [{c.lo:+.3f}, {c.hi:+.3f}]"), f"{after.score - before.score:+.3f}",
+                  f"{after.valid_action_ratio - before.valid_action_ratio:+.3f}",
+                  f"{after.mean_length - before.mean_length:+.2f}")
+        t.caption = escape(f"change in success: {c.line()}")
     return t
+
+
+def _draw_curves(run_dir: Path, console: Console) -> str | None:
+    """`<run>/curves.png`: eval success (before, every `eval_every` steps, after), train success, valid
+    actions and the backend's diagnostics. A plotting failure costs the picture, never the run."""
+    try:
+        return str(plot_curves([run_dir], run_dir / "curves.png", warn=lambda m: None))
+    except Exception as e:  # matplotlib missing, nothing logged (0 steps), a full disk
+        console.print(f"no learning-curve picture: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                      markup=False)
+        return None
 
 
 def run_training(cfg: TrainConfig, *, resume: bool = False, console: Console | None = None) -> dict[str, Any]:
@@ -120,8 +139,6 @@ def _run(cfg: TrainConfig, trainer: Trainer, run_dir: Path, resume: bool, consol
         trainer.cfg.dump(run_dir / "config.yaml")
     metrics_path = run_dir / "metrics.jsonl"
     resumed = trainer.resume() if resume else False
-    from agentgym.trainer.evaluate import EvalResult
-
     before: EvalResult | None = None
     if resumed:
         if main:
@@ -175,10 +192,15 @@ def _run(cfg: TrainConfig, trainer: Trainer, run_dir: Path, resume: bool, consol
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "run_dir": str(run_dir),
     }
+    if before and after:
+        summary["change"] = change(before, after).to_dict()
     if main:
+        summary["curves"] = _draw_curves(run_dir, console)
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
         if before and after:
             console.print(_eval_table(before, after))
+        if summary["curves"]:
+            console.print(f"learning curves: {summary['curves']}", markup=False)
         console.print(f"done: {trainer.step} steps in {summary['wall_seconds']:.0f} s, peak RSS {summary['peak_rss_mb']:.0f} MB; "
                       f"run folder {run_dir}")
     return summary
