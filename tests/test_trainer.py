@@ -237,3 +237,24 @@ def test_deepspeed_two_processes_match_one_process(tiny_model, tmp_path):
     diff = max((w1[k] - w2[k]).abs().max().item() for k in init)
     assert moved > 1e-4, "the runs did not train"
     assert diff < 1e-4 * max(1.0, moved / 1e-2), f"2-process run differs by {diff} (weights moved {moved})"
+
+
+def test_filter_groups_drops_groups_whose_episodes_all_end_alike(tiny_model, tmp_path):
+    from agentgym.rollout.samples import TurnSample
+    from agentgym.trainer.loop import drop_uniform_groups
+
+    def ts(g, e, won):
+        return TurnSample([1], [2], [0.0], "u", f"t{g}", "x", g, e, 0, won=won)
+
+    samples = [ts(0, 0, False), ts(0, 1, False), ts(1, 2, True), ts(1, 3, False), ts(1, 3, False),
+               ts(2, 4, True), ts(2, 5, True)]
+    kept, frac = drop_uniform_groups(samples)
+    assert {s.group_id for s in kept} == {1} and len(kept) == 3 and frac == pytest.approx(2 / 3)
+    assert drop_uniform_groups([]) == ([], 0.0)
+    # in a run: the fraction is logged each step, and a step whose groups are all uniform is skipped
+    cfg = load_config(None, dict(COMMON, backend="grpo", model=str(tiny_model), steps=2, out_dir=str(tmp_path / "r"),
+                                 filter_groups=True))
+    run_training(cfg, console=Console(file=io.StringIO()))
+    lines = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert all(0.0 <= m["groups_filtered_frac"] <= 1.0 for m in lines)
+    assert all(m["skipped"] for m in lines if m["groups_filtered_frac"] == 1.0)

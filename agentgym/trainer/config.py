@@ -80,6 +80,10 @@ class TrainConfig:
     history: int | None = None  # None: per env (2 ALFWorld/WebShop, 4 Search-QA)
     #: time limit of one env reset/step; past it that episode ends as an env fault (docs/training.md)
     env_step_timeout_s: float = 60.0
+    #: drop the groups whose episodes all won or all lost before the update (logged as
+    #: groups_filtered_frac); off by default, as in the paper. SDAR's distillation term would lose their
+    #: tokens too, so it is meant for the GRPO-family backends.
+    filter_groups: bool = False
     train_split: str | None = None  # None: the env's first split
     # reward
     reward_scale: float | None = None

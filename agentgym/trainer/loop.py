@@ -177,6 +177,8 @@ class Trainer:
         metrics: dict[str, Any] = {"step": step, **self._rollout_metrics(batch), "time_rollout": time.perf_counter() - t0}
         samples = complete_groups(batch.samples)
         metrics["samples_dropped"] = len(batch.samples) - len(samples)
+        if cfg.filter_groups:
+            samples, metrics["groups_filtered_frac"] = drop_uniform_groups(samples)
         metrics.update(self.update(samples, context_of, step))
         self._sync_engine()
         for traj in batch.trajectories:  # outcome feedback for the bandit (a no-op for other retrievers)
@@ -220,7 +222,8 @@ class Trainer:
         # decided by all ranks together: a rank left without samples (its groups lost to env faults) must
         # not return alone while the others enter the collectives below
         if not all_ranks_true(bool(samples)):
-            warnings.warn("no turn-samples collected on some rank; step skipped on all ranks", stacklevel=2)
+            warnings.warn("no turn-samples to train on (on some rank: lost to env faults, or every group filtered); "
+                          "step skipped on all ranks", stacklevel=2)
             return {"skipped": True}
         rewards = [cfg.reward_scale * float(s.won) for s in samples]
         adv = self.backend.advantages(rewards, [s.action_valid for s in samples], [s.group_id for s in samples])
@@ -424,6 +427,21 @@ def complete_groups(samples: list) -> list:
     for s in samples:
         episodes.setdefault(s.group_id, set()).add(s.episode_id)
     return [s for s in samples if len(episodes[s.group_id]) >= 2]
+
+
+def drop_uniform_groups(samples: list) -> tuple[list, float]:
+    """The turn-samples of groups whose episodes do not all end alike (some won, some lost), and the
+    fraction of groups dropped. A group of all failures (or all successes) has no outcome signal for
+    GRPO; left in, its turns still count in the token-mean's denominator and their invalid-action
+    penalties, normalised within the group, become its only advantages (DAPO's dynamic sampling,
+    without the resampling)."""
+    outcomes: dict[Any, set[bool]] = {}
+    for s in samples:
+        outcomes.setdefault(s.group_id, set()).add(bool(s.won))
+    if not outcomes:
+        return samples, 0.0
+    keep = {g for g, o in outcomes.items() if len(o) > 1}
+    return [s for s in samples if s.group_id in keep], 1.0 - len(keep) / len(outcomes)
 
 
 def write_metrics_line(path: Path, record: dict[str, Any]) -> None:
