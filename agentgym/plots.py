@@ -190,7 +190,7 @@ def plot_curves(paths: Sequence[str | Path], out: str | Path, metrics: Sequence[
     ncols = min(3, len(wanted))
     nrows = -(-len(wanted) // ncols)
     fig = Figure(figsize=(4.6 * ncols, 3.2 * nrows + 0.9), dpi=110, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True).ravel()  # eval points line up with steps
     colors = [f"C{i % 10}" for i in range(len(groups))]
     for ax, metric in zip(axes, wanted, strict=False):
         for g, color in zip(groups, colors, strict=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import typer
@@ -142,12 +143,13 @@ def build_model(
     set_threads(threads)
     _quiet_transformers()
     cfg = default_config(env_id, env_kwargs)
-    say = lambda m: console.print(m, markup=False)  # noqa: E731
+
+    def say(m: str) -> None:
+        console.print(m, markup=False)
+
     if out is None:
         path = ensure_default_model(env_id, config=cfg, log=say, progress=True, rebuild=True)
     else:
-        import shutil
-
         path = out
         tmp = out.with_name(out.name + ".partial")
         stages = out.with_name(out.name + ".stages")
