@@ -26,3 +26,12 @@ test-all: test test-slow
 
 lint: setup
 	$(VENV)/bin/ruff check .
+
+## The opt-in real-SGLang tests: builds the CPU test rig (tools/sglang_rig.sh: SGLang 0.5.23 in its own
+## venv under ~/.cache/agentgym, idempotent), then runs the tests marked sglang against servers that
+## agentgym launches on 127.0.0.1 (--sleep-on-idle) and closes. About 3.3 GB and 6 minutes the first
+## time; then about 3 minutes on 2 cores (three server starts of 15-50 s each).
+.PHONY: test-sglang
+test-sglang: setup
+	@bash tools/sglang_rig.sh
+	AGENTGYM_SGLANG_PYTHON=$$(bash tools/sglang_rig.sh --python) $(PY) -m pytest -m sglang tests/test_sglang_real.py

@@ -45,7 +45,8 @@ BENCH_CONTROLLED = ("backend", "seed", "out_dir")
 #: Fields that may differ between a finished run and the plan without changing what the run measured
 #: (logging, checkpointing, and how the same maths is executed: device, processes, micro-batches, engine).
 _NOT_COMPARED = {"out_dir", "tensorboard", "wandb", "checkpoint_every", "keep_checkpoints", "device", "deepspeed",
-                 "zero_stage", "micro_batch_size", "engine", "sglang_url"}
+                 "zero_stage", "micro_batch_size", "engine", "sglang_url", "sglang_command", "sglang_args",
+                 "sglang_env", "sglang_startup_timeout_s"}
 DEFAULT_BACKENDS = "grpo,grpo_opsd,sdar"
 DEFAULT_SEEDS = "0,1,2"
 

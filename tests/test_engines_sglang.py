@@ -1,16 +1,20 @@
 """The SGLang client against a faithful fake of SGLang's native HTTP API (tests/fakes/sglang_server.py).
 
 SGLang itself cannot run in the default suite (see docs/dependencies.md); the fake is a real HTTP server
-on 127.0.0.1 backed by a real tiny model, so ids and logprobs that cross the wire are real. The last
-test (marker `sglang`, opt-in) runs the same checks against a real server at $AGENTGYM_SGLANG_URL.
+on 127.0.0.1 backed by a real tiny model, so ids and logprobs that cross the wire are real. The opt-in
+checks against a real server (marker `sglang`, `make test-sglang`) are in test_sglang_real.py.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import signal
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -21,7 +25,7 @@ from fakes.tiny import build_tiny
 
 from agentgym.engines.base import EngineError, SamplingParams, make_engine
 from agentgym.engines.hf import HFEngine
-from agentgym.engines.sglang import SGLangEngine
+from agentgym.engines.sglang import CPU_SERVER_ARGS, SGLangEngine, serialize_named_tensors
 from agentgym.rollout.prompts import build_user_text, encode_prompt
 
 FAKE_SCRIPT = str(Path(__file__).parent / "fakes" / "sglang_server.py")
@@ -168,28 +172,90 @@ def test_timeouts_and_retries(server, model_dir, prompts):
 
 
 @pytest.mark.slow  # two server processes start (about 10 s each on a loaded 2-core machine)
-def test_launched_server_is_restarted_after_death(model_dir, prompts):
-    """The launcher path end to end: start the server as a process, kill it, generate again."""
+def test_launched_server_is_restarted_after_death_with_synced_weights_and_tokenizer(model_dir, other_dir, prompts):
+    """The launcher path end to end: start the server as a process, sync a state dict, kill it,
+    generate again. Issue 20: the restarted server came back on a folder of weights only, without a
+    tokenizer, so stop strings never matched."""
+    from agentgym.models.load import load_policy
+
     env = {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     eng = SGLangEngine(model_dir, launch_cmd=[sys.executable, FAKE_SCRIPT], server_env=env, startup_timeout=120,
-                       timeout=60, seed_field="sampling_seed")
+                       timeout=60)
+    other, _ = load_policy(other_dir)
+    hf = HFEngine(other)
     try:
-        sp = SamplingParams(temperature=1.0, max_new_tokens=6, seed=1)
-        first = [g.token_ids for g in eng.generate(prompts, sp)]
+        eng.update_weights(other.state_dict())  # tied embeddings: one tensor, two names
+        free = hf.generate(prompts, SamplingParams(temperature=0, max_new_tokens=12))
+        stop = next(eng.tokenizer.decode([t]) for g in free for t in g.token_ids if eng.tokenizer.decode([t]))
+        sp = SamplingParams(temperature=0, max_new_tokens=12, stop=(stop,))
+        first = [(g.token_ids, g.finish_reason) for g in eng.generate(prompts, sp)]
+        assert first == [(g.token_ids, g.finish_reason) for g in hf.generate(prompts, sp)]
+        assert any(r == "stop" for _, r in first)
         proc = eng.server.proc
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        again = [g.token_ids for g in eng.generate(prompts, sp)]
+        again = [(g.token_ids, g.finish_reason) for g in eng.generate(prompts, sp)]
         assert again == first and eng.restarts == 1 and eng.server.alive()
     finally:
         eng.close()
     assert eng.server is None and proc.poll() is not None
 
 
-def test_launcher_reports_a_server_that_dies_on_startup(model_dir):
-    with pytest.raises(EngineError, match="exited with code 3"):
+@pytest.fixture()
+def own_tmp(tmp_path, monkeypatch):
+    """A private temporary directory, to count the folders the engine leaves behind (issue 20, item 8)."""
+    d = tmp_path / "tmp"
+    d.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(d))
+    return d
+
+
+def test_launcher_reports_a_server_that_dies_on_startup(model_dir, own_tmp):
+    with pytest.raises(EngineError, match="exited with code 3") as e:
         SGLangEngine(model_dir, launch_cmd=[sys.executable, "-c", "print('boom'); import sys; sys.exit(3)"],
                      startup_timeout=30)
+    assert "boom" in str(e.value)  # the log's tail is in the error ...
+    assert list(own_tmp.iterdir()) == []  # ... and its folder is gone
+
+
+def test_a_launch_without_sglang_is_one_line_naming_what_to_set(model_dir, own_tmp):
+    """Issue 20, item 5: `python -m sglang.launch_server` of an interpreter without SGLang, or a command
+    that does not exist: the first line says why and names sglang_command / sglang_url."""
+    with pytest.raises(EngineError) as e:
+        SGLangEngine(model_dir, launch_cmd=[sys.executable, "-m", "no_such_sglang_module"], startup_timeout=60)
+    first = str(e.value).splitlines()[0]
+    assert "exited with code 1" in first and "No module named" in first
+    with pytest.raises(EngineError, match="cannot run the SGLang launch command.*sglang_command.*sglang_url"):
+        SGLangEngine(model_dir, launch_cmd=["/no/such/python", "-m", "sglang.launch_server"])
+    with pytest.raises(EngineError, match="--port is set by agentgym"):
+        SGLangEngine(model_dir, launch_cmd=["/no/such/python"], server_args=("--port", "1"))
+    assert list(own_tmp.iterdir()) == []
+
+
+def test_a_launched_server_gets_cpu_flags_sleep_on_idle_and_leaves_no_folders(model_dir, prompts, own_tmp):
+    """Issue 20, items 5, 6, 8: on a machine without CUDA the launch carries the CPU flags, the CPU
+    engine's environment and always --sleep-on-idle; close() removes its log and weight folders."""
+    if torch.cuda.is_available():
+        pytest.skip("the CPU defaults apply to machines without CUDA")
+    eng = SGLangEngine(model_dir, launch_cmd=[sys.executable, FAKE_SCRIPT], startup_timeout=120, timeout=60,
+                       server_env={"AGENTGYM_TEST_MARK": "x"})
+    try:
+        pid = eng.server.proc.pid
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        environ = dict(e.split("=", 1) for e in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in e)
+        assert "--sleep-on-idle" in argv and argv[argv.index("--host") + 1] == "127.0.0.1"
+        assert " ".join(CPU_SERVER_ARGS) in " ".join(argv)
+        assert environ["SGLANG_USE_CPU_ENGINE"] == "1" and environ["AGENTGYM_TEST_MARK"] == "x"
+        assert environ["SGLANG_RETURN_ORIGINAL_LOGPROB"] == "1"
+        assert eng.server_info["sleep_on_idle"] is True and eng.server_info["device"] == "cpu"
+        assert eng.seeds_honoured is False  # a CPU server: seeds are ignored, and the engine knows it
+        with pytest.warns(UserWarning, match="ignores sampling seeds"):
+            eng.generate(prompts[:1], SamplingParams(temperature=1.0, max_new_tokens=2, seed=1))
+        eng.update_weights({k: v for k, v in HFEngine(model_dir).model.state_dict().items()})
+        assert len(list(own_tmp.iterdir())) == 2  # its log folder and the folder of synced weights
+    finally:
+        eng.close()
+    assert list(own_tmp.iterdir()) == []
 
 
 def test_make_engine_sglang_needs_a_model_or_url():
@@ -197,26 +263,6 @@ def test_make_engine_sglang_needs_a_model_or_url():
         SGLangEngine()
     with pytest.raises(ValueError):
         make_engine("sglang", None, url="http://127.0.0.1:9")  # no tokenizer source
-
-
-@pytest.mark.sglang
-def test_real_sglang_server(model_dir, prompts):
-    """Opt-in: AGENTGYM_SGLANG_URL of a real server serving AGENTGYM_SGLANG_MODEL (a model directory)."""
-    url, path = os.environ.get("AGENTGYM_SGLANG_URL"), os.environ.get("AGENTGYM_SGLANG_MODEL")
-    if not url or not path:
-        pytest.skip("set AGENTGYM_SGLANG_URL and AGENTGYM_SGLANG_MODEL to run against a real SGLang server")
-    from agentgym.models.load import load_policy, load_tokenizer
-
-    tok = load_tokenizer(path)
-    eng = SGLangEngine(path, url=url, tokenizer=tok)
-    real_prompts = [encode_prompt(tok, "Task: say hello\nNow: start")]
-    hf = HFEngine(path)
-    greedy = SamplingParams(temperature=0, max_new_tokens=8)
-    assert [g.token_ids for g in eng.generate(real_prompts, greedy)] == [g.token_ids for g in hf.generate(real_prompts, greedy)]
-    model, _ = load_policy(path)
-    g = eng.generate(real_prompts, SamplingParams(temperature=1.0, max_new_tokens=8))[0]
-    assert g.logprobs == pytest.approx(forward_logprobs(model, real_prompts[0], g.token_ids), abs=1e-3)
-    eng.update_weights(path)
 
 
 # ---- malformed replies (issue 16, item 10) ------------------------------------------------------
@@ -315,3 +361,132 @@ def test_weight_update_needs_a_real_success_true(shared_server, model_dir, reply
         eng.update_weights(target)
     eng.update_weights(model_dir)  # a genuine success still passes
     eng.close()
+
+
+# ---- issue 20: what a real SGLang 0.5.23 server does, and the fake now does too ----------------------
+def _post(url, route, body=None):
+    return requests.post(url + route, json=body, timeout=30)
+
+
+def test_tensor_sync_runs_in_a_weight_update_session_with_file_system_sharing(model_dir, other_dir, prompts):
+    """Item 1: the real server refuses /update_weights_from_tensor outside begin/end_weight_update, and
+    crashes on tensors shared by file descriptor (torch's default). The engine opens and closes the
+    session, writes its payload with file_system sharing, and leaves the caller's tensors alone."""
+    from agentgym.models.load import load_policy
+
+    other, _ = load_policy(other_dir)
+    greedy = SamplingParams(temperature=0, max_new_tokens=8)
+    with FakeSGLangServer(str(model_dir)) as srv:
+        named = [("model.norm.weight", torch.ones(32))]
+        refused = _post(srv.url, "/update_weights_from_tensor", {"serialized_named_tensors": [serialize_named_tensors(named)]})
+        assert refused.status_code == 400 and refused.json()["success"] is False
+        assert "begin_weight_update" in refused.json()["message"]
+        eng = SGLangEngine(model_dir, url=srv.url, tensor_sync=True)
+        eng.update_weights(other)
+        assert srv.fake.session_open is False  # closed again
+        assert [g.token_ids for g in eng.generate(prompts, greedy)] == [g.token_ids for g in HFEngine(other).generate(prompts, greedy)]
+        assert not any(p.is_shared() for p in other.parameters())  # copies were shared, not the model's own
+        eng.update_weights(other.state_dict())  # a tied state dict goes by tensor too
+        with pytest.raises(EngineError, match="update_weights_from_tensor failed"):
+            eng.update_weights({"no.such.weight": torch.zeros(1)})
+        assert srv.fake.session_open is False  # closed after a failed update as well
+        eng.close()
+    # the fake is as fragile as the real server: a payload shared by file descriptor brings it down
+    from multiprocessing.reduction import ForkingPickler
+
+    import torch.multiprocessing as tmp
+
+    assert tmp.get_sharing_strategy() == "file_descriptor"  # the default, left as it was
+    buf = io.BytesIO()
+    ForkingPickler(buf).dump([("model.norm.weight", torch.ones(32))])
+    with FakeSGLangServer(str(model_dir)) as srv:
+        assert _post(srv.url, "/begin_weight_update", {"selector": "all"}).json()["success"] is True
+        with pytest.raises(requests.ConnectionError):
+            _post(srv.url, "/update_weights_from_tensor",
+                  {"serialized_named_tensors": [base64.b64encode(buf.getvalue()).decode()]})
+        assert srv.fake.crashed
+        with pytest.raises(requests.ConnectionError):
+            requests.get(srv.url + "/health", timeout=5)
+
+
+def test_state_dict_sync_of_a_tied_model_after_a_module_sync(server, model_dir, other_dir, prompts):
+    """Item 3: `update_weights(model.state_dict())` failed for tied embeddings ("Some tensors share
+    memory"), and after an earlier nn.Module sync with SameFileError."""
+    from agentgym.models.load import load_policy
+
+    eng = SGLangEngine(model_dir, url=server.url)
+    original, _ = load_policy(model_dir)
+    other, _ = load_policy(other_dir)
+    sd = original.state_dict()
+    assert sd["lm_head.weight"].data_ptr() == sd["model.embed_tokens.weight"].data_ptr()  # tied
+    greedy = SamplingParams(temperature=0, max_new_tokens=8)
+    eng.update_weights(other)  # nn.Module through a folder
+    assert [g.token_ids for g in eng.generate(prompts, greedy)] == [g.token_ids for g in HFEngine(other).generate(prompts, greedy)]
+    eng.update_weights(sd)  # then a state dict: no SameFileError, no shared-memory error
+    assert [g.token_ids for g in eng.generate(prompts, greedy)] == [g.token_ids for g in HFEngine(original).generate(prompts, greedy)]
+    from safetensors.torch import load_file
+
+    saved = load_file(str(eng._tmp_weights / "model.safetensors"))
+    assert "lm_head.weight" not in saved and set(saved) == set(sd) - {"lm_head.weight"}
+    eng.close()
+
+
+def test_a_server_started_on_the_synced_folder_has_the_tokenizer(server, model_dir, other_dir, prompts, tmp_path):
+    """Item 2: a restarted server is launched on the folder of synced weights; it must hold the
+    tokenizer, or stop strings never match (the fake, like SGLang, serves a folder without one)."""
+    from agentgym.models.load import load_policy
+
+    other, _ = load_policy(other_dir)
+    hf = HFEngine(other)
+    free = hf.generate(prompts, SamplingParams(temperature=0, max_new_tokens=12))
+    tok = hf.tokenizer
+    stop = next(tok.decode([t]) for g in free for t in g.token_ids if tok.decode([t]))
+    sp = SamplingParams(temperature=0, max_new_tokens=12, stop=(stop,))
+    want = [(g.token_ids, g.finish_reason) for g in hf.generate(prompts, sp)]
+    assert any(r == "stop" for _, r in want)
+    for weights in (other, other.state_dict()):
+        eng = SGLangEngine(model_dir, url=server.url)
+        eng.update_weights(weights)
+        folder = eng._tmp_weights
+        assert (folder / "tokenizer.json").is_file() or (folder / "tokenizer_config.json").is_file()
+        with FakeSGLangServer(str(folder)) as restarted:
+            e2 = SGLangEngine(model_dir, url=restarted.url)
+            assert [(g.token_ids, g.finish_reason) for g in e2.generate(prompts, sp)] == want
+        eng.close()
+    # without tokenizer files the server still serves, but no stop string matches (what the issue saw)
+    bare = tmp_path / "bare"
+    other.save_pretrained(str(bare))
+    with FakeSGLangServer(str(bare)) as weights_only:
+        got = [g.finish_reason for g in SGLangEngine(model_dir, url=weights_only.url).generate(prompts, sp)]
+    assert "stop" not in got
+
+
+def test_seeds_are_honoured_only_by_a_deterministic_server(model_dir, prompts):
+    """Item 7: SGLang ignores sampling_seed without --enable-deterministic-inference (a CPU server
+    cannot use it): the engine warns once instead of pretending to be reproducible."""
+    sp = SamplingParams(temperature=1.0, max_new_tokens=10, seed=3)
+    with FakeSGLangServer(str(model_dir), device="cpu", deterministic=False, sleep_on_idle=True) as srv:
+        eng = SGLangEngine(model_dir, url=srv.url)
+        assert eng.seeds_honoured is False
+        with pytest.warns(UserWarning, match="ignores sampling seeds"):
+            eng.generate(prompts, sp)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            eng.generate(prompts, sp)  # once only
+            eng.generate(prompts, SamplingParams(temperature=0, max_new_tokens=4, seed=3))  # greedy: no seed needed
+    with FakeSGLangServer(str(model_dir)) as srv, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eng = SGLangEngine(model_dir, url=srv.url)
+        assert eng.seeds_honoured is True
+        assert [g.token_ids for g in eng.generate(prompts, sp)] == [g.token_ids for g in eng.generate(prompts, sp)]
+
+
+def test_a_cpu_server_without_sleep_on_idle_is_flagged(model_dir):
+    """Item 6: an idle CPU server without --sleep-on-idle spins a core (a run beside it went 13x slower)."""
+    with FakeSGLangServer(str(model_dir), device="cpu", deterministic=False, sleep_on_idle=False) as srv, \
+            pytest.warns(UserWarning, match="without --sleep-on-idle"):
+        SGLangEngine(model_dir, url=srv.url)
+    with FakeSGLangServer(str(model_dir), device="cpu", deterministic=False, sleep_on_idle=True) as srv, \
+            warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SGLangEngine(model_dir, url=srv.url)

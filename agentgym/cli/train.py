@@ -38,7 +38,13 @@ def train(
     deepspeed: bool = typer.Option(None, help="train through a DeepSpeed engine"),
     zero_stage: int = typer.Option(None, min=0, max=3, help="DeepSpeed ZeRO stage"),
     engine: str = typer.Option(None, help="hf | sglang"),
-    sglang_url: str = typer.Option(None, help="URL of a running SGLang server"),
+    sglang_url: str = typer.Option(None, help="URL of a running SGLang server (without it, agentgym launches one)"),
+    sglang_command: str = typer.Option(None, help="command that launches SGLang's server, e.g. "
+                                       "'~/.cache/agentgym/sglang-venv/bin/python -m sglang.launch_server'"),
+    sglang_args: str = typer.Option(None, help="extra flags of the launched server, one quoted string "
+                                    "(default: the CPU flags without CUDA)"),
+    sglang_env: list[str] = typer.Option(None, "--sglang-env", help="environment of the launched server KEY=VALUE "
+                                         "(repeatable)"),
     backend_opt: list[str] = typer.Option(None, "--backend-opt", help="backend option key=value (repeatable)"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
     set_: list[str] = typer.Option(None, "--set", help="any TrainConfig field key=value (repeatable)"),
@@ -50,12 +56,18 @@ def train(
     overrides = dict(backend=backend, env=env, model=model, steps=steps, tasks_per_step=tasks_per_step,
                      group_size=group_size, lr=lr, skills=skills, eval_episodes=eval_episodes, seed=seed,
                      out_dir=out, bf16=bf16, deepspeed=deepspeed, zero_stage=zero_stage, engine=engine,
-                     sglang_url=sglang_url)
+                     sglang_url=sglang_url, sglang_command=sglang_command, sglang_args=sglang_args)
     overrides.update(parse_kv(set_, "--set"))
     if backend_opt:
         overrides["backend_kwargs"] = parse_kv(backend_opt, "--backend-opt")
     if env_opt:
         overrides["env_kwargs"] = parse_kv(env_opt, "--env-opt")
+    if sglang_env:  # values stay strings (no YAML: `true` must not become `True`)
+        pairs = [item.partition("=") for item in sglang_env]
+        bad = next((f"{k}{sep}{v}" for k, sep, v in pairs if not sep or not k.strip()), None)
+        if bad is not None:
+            raise AgentGymError(f"--sglang-env expects KEY=VALUE, got {bad!r}")
+        overrides["sglang_env"] = {k.strip(): v for k, _, v in pairs}
     cfg = load_config(config, overrides)
     get_backend(cfg.backend)  # unknown backend: one line naming the valid ones, before any model is built
     import agentgym

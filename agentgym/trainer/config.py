@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
+import shlex
 import types
 import typing
 from collections.abc import Callable
@@ -59,7 +61,11 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "checkpoint_every": (lambda v: v >= 0, ">= 0 (0 and 1: every step; the last step is always checkpointed)"),
     "keep_checkpoints": (lambda v: v >= 0, ">= 0 (0 keeps all)"),
     "zero_stage": (lambda v: v in (0, 1, 2, 3), "0-3"),
+    "sglang_startup_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
 }
+
+#: Flags the SGLang launcher sets itself (agentgym/engines/sglang.py); sglang_args must not repeat them.
+_SGLANG_OWN_FLAGS = ("--model-path", "--host", "--port")
 
 
 @dataclass
@@ -116,7 +122,15 @@ class TrainConfig:
     deepspeed: bool = False
     zero_stage: int = 0
     engine: str = "hf"  # hf | sglang
-    sglang_url: str | None = None
+    sglang_url: str | None = None  # a running server; None with engine sglang: agentgym launches one
+    #: the launched server's command before its flags, shell-style (None: `python -m sglang.launch_server`
+    #: of this interpreter; SGLang usually lives in another venv, e.g. the rig's, docs/training.md)
+    sglang_command: str | None = None
+    #: its extra flags, shell-style (None: the CPU flags on a machine without CUDA, none on GPU;
+    #: --sleep-on-idle is always added)
+    sglang_args: str | None = None
+    sglang_env: dict[str, str] = field(default_factory=dict)  # added to its environment
+    sglang_startup_timeout_s: float = 600.0
 
     def resolved(self) -> TrainConfig:
         """Fill the per-env defaults (reward scale, penalty, history, KL coefficient)."""
@@ -152,12 +166,51 @@ class TrainConfig:
             raise AgentGymError(f"unknown engine {self.engine!r}; valid: hf, sglang")
         if self.sglang_url is not None and not self.sglang_url.startswith(("http://", "https://")):
             raise AgentGymError(f"sglang_url must be an http(s):// URL, got {self.sglang_url!r}")
+        self._validate_sglang_launch()
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise AgentGymError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
         if self.skills not in SKILL_STRATEGIES:
             raise AgentGymError(f"unknown skill retrieval strategy {self.skills!r}; valid: {', '.join(SKILL_STRATEGIES)}")
         if self.model is not None and not Path(self.model).is_dir():
             raise AgentGymError(f"--model {self.model!r} is not a directory (a Hugging Face model folder)")
+
+    def _validate_sglang_launch(self) -> None:
+        """The launch fields: only with engine sglang and no URL, parseable, free of the flags the
+        launcher sets itself, environment names that are names."""
+        given = [n for n in ("sglang_command", "sglang_args") if getattr(self, n) is not None]
+        given += ["sglang_env"] if self.sglang_env else []
+        if given and self.engine != "sglang":
+            raise AgentGymError(f"{given[0]} launches an SGLang server; it needs engine sglang (--engine sglang)")
+        if given and self.sglang_url is not None:
+            raise AgentGymError(f"{given[0]} launches an SGLang server, sglang_url uses a running one: set only one")
+        for name in ("sglang_command", "sglang_args"):
+            text = getattr(self, name)
+            if text is None:
+                continue
+            try:
+                words = shlex.split(text)
+            except ValueError as e:
+                raise AgentGymError(f"{name} is not a shell-style command line ({e}): {text!r}") from None
+            if name == "sglang_command" and not words:
+                raise AgentGymError("sglang_command is empty; e.g. '~/.cache/agentgym/sglang-venv/bin/python -m "
+                                    "sglang.launch_server'")
+            own = [w for w in words if w.split("=")[0] in _SGLANG_OWN_FLAGS]
+            if own:
+                raise AgentGymError(f"{name} sets {own[0].split('=')[0]}, which agentgym sets itself; leave it out")
+        bad = [k for k in self.sglang_env if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k)]
+        if bad:
+            raise AgentGymError(f"sglang_env key {bad[0]!r} is not an environment variable name")
+
+    def sglang_launch(self) -> dict[str, Any]:
+        """The SGLangEngine arguments that launch a server as this config says (none for a URL)."""
+        if self.sglang_url is not None:
+            return {}
+        out: dict[str, Any] = {"server_env": dict(self.sglang_env), "startup_timeout": self.sglang_startup_timeout_s}
+        if self.sglang_command is not None:
+            out["launch_cmd"] = [os.path.expanduser(w) for w in shlex.split(self.sglang_command)]
+        if self.sglang_args is not None:
+            out["server_args"] = tuple(shlex.split(self.sglang_args))
+        return out
 
     def check_panel(self, split: str, panel_size: int) -> None:
         """Tasks of a step are drawn without replacement from the train panel, so B cannot exceed it."""

@@ -33,6 +33,11 @@ from agentgym.trainer import checkpoint as ckpt
 from agentgym.trainer.config import TrainConfig, env_family, resolve_env_id
 from agentgym.trainer.scoring import response_logprobs
 
+#: Mean |engine - trainer| log-probability of the sampled tokens (nats per token) past which a step
+#: warns: the engine sampled from other weights than the trainer holds (a stale or mismatched server).
+#: Float and bf16-autocast error stay far below it; another policy is typically nats away.
+ENGINE_LOGP_GAP_WARN = 0.5
+
 
 def seed_step(seed: int, step: int) -> int:
     """The seed of one training step; the same (seed, step) always gives the same step."""
@@ -134,7 +139,10 @@ class Trainer:
         self.learner = build_learner(self.model, optim, zero_stage=self.cfg.zero_stage if self.cfg.deepspeed else None,
                                      bf16=False)
         if self.cfg.engine == "sglang":
-            self.engine = make_engine("sglang", path, url=self.cfg.sglang_url, tokenizer=self.tokenizer)
+            self.engine = make_engine("sglang", path, url=self.cfg.sglang_url, tokenizer=self.tokenizer,
+                                      **self.cfg.sglang_launch())
+            if self.cfg.sglang_url is not None:  # a running server holds whatever it was given: push ours
+                self.engine.update_weights(path)
         else:
             self.engine = make_engine("hf", self.gen_model, tokenizer=self.tokenizer)
 
@@ -271,7 +279,7 @@ class Trainer:
             if not ok or ci >= len(chunks):  # padding micro-batch or non-finite: same collectives, zero gradient
                 loss = zero_loss(tb)
             else:
-                parts.append((float(mask.sum()), m))
+                parts.append((float(mask.sum()), {**m, "engine_logp_gap": engine_logp_gap(logp, mask, chunk)}))
             self.learner.backward(loss, last=ci == n_chunks - 1)
         grad_norm = None
         if finite:
@@ -279,6 +287,11 @@ class Trainer:
         else:
             self.learner.zero_grad()
         sums = reduce_metrics(combine_metrics(parts), weight=float(n_tokens)) if parts else {}
+        gap = sums.get("engine_logp_gap", 0.0)
+        if gap > ENGINE_LOGP_GAP_WARN:
+            warnings.warn(f"step {step + 1}: the engine's log-probs of the sampled tokens are {gap:.2f} nats per token "
+                          f"from the trainer's (warns past {ENGINE_LOGP_GAP_WARN}): the engine sampled from other "
+                          "weights (a stale or mismatched server?)", stacklevel=2)
         return {
             **sums, "lr": self.learner.lr, "grad_norm": grad_norm if grad_norm is not None else float("nan"),
             "skipped": not finite or grad_norm is None, "samples": len(samples), "response_tokens": n_tokens,
@@ -405,6 +418,8 @@ class Trainer:
             self.learner.scheduler.load_state_dict(state["optim_state"]["scheduler"])
         if self.gen_model is not self.model:
             self.gen_model.load_state_dict(self.learner.full_state_dict())
+        if self.cfg.engine == "sglang":  # the server still holds the starting weights
+            self._sync_engine()
         if self.skills is not None and state["skills"]:
             self.skills.load_state_dict(state["skills"])
         ckpt.set_rng_state(state["rng"])
@@ -415,6 +430,19 @@ class Trainer:
 
     def close(self) -> None:
         self.engine.close()
+
+
+def engine_logp_gap(logp: torch.Tensor, mask: torch.Tensor, chunk: list) -> float:
+    """Mean |trainer - engine| log-probability over the response tokens of `chunk` (`logp`, `mask`:
+    [N, T] from the trainer's forward; the engine's are the samples' `old_logprobs`). The loss uses the
+    trainer's own log-probs, so only this shows that the engine sampled from other weights."""
+    old = torch.zeros_like(mask)
+    for i, s in enumerate(chunk):
+        k = min(len(s.old_logprobs), old.shape[1])
+        if k:
+            old[i, :k] = torch.tensor(s.old_logprobs[:k], dtype=old.dtype)
+    n = float(mask.sum())
+    return float(((logp.detach().float() - old.to(logp.device)).abs() * mask.to(logp.device)).sum()) / n if n else 0.0
 
 
 def complete_groups(samples: list) -> list:

@@ -20,7 +20,21 @@ the JSON shapes of sgl-project/sglang (`srt/entrypoints/http_server.py`, `srt/ma
   the server runs with `SGLANG_RETURN_ORIGINAL_LOGPROB=1`), as in SGLang's sampler.
 - `GET|POST /flush_cache`: 200, text body. `POST /update_weights_from_disk {"model_path", ...}` and
   `POST /update_weights_from_tensor {"serialized_named_tensors", "load_format", "flush_cache"}`:
-  `{"success", "message"(, "num_paused_requests")}`, 400 on failure.
+  `{"success", "message"(, "num_paused_requests")}`, 400 on failure. As in SGLang 0.5.23, a tensor
+  update is refused (400, `success: false`) outside a weight-update session, `POST /begin_weight_update
+  {"selector"}` ... `POST /end_weight_update {}` (each `{"success", "message"}`, 400 when a session is
+  already open / none is), and a payload shared with torch's `file_descriptor` strategy crashes the
+  server (a real one died on it): the process exits, or, served from a thread, every later request
+  gets its connection dropped. Tied state dicts (LM head sharing the embedding's memory) load.
+- `GET /server_info`, `GET /get_server_info`: the launch flags agentgym reads (`device`,
+  `enable_deterministic_inference`, `sleep_on_idle`, `model_path`, `tokenizer_path`).
+- Seeds: `sampling_seed` is honoured only with `--enable-deterministic-inference`, which, as in SGLang,
+  refuses `--attention-backend torch_native` (the CPU flags); so a fake launched with the CPU flags
+  ignores seeds like a real CPU server. `FakeSGLangServer` (in a thread) defaults to a deterministic
+  "GPU" server so that seeded tests can compare runs.
+- Tokenizer: loaded from `--tokenizer-path` or the model folder; a folder without tokenizer files is
+  served anyway, but, as a real server started that way, no stop string ever matches and `text` is
+  empty.
 - Errors on bad requests: 400 with `{"object": "error", "message", "type": "Bad Request", "param": null,
   "code": 400}`.
 
@@ -52,15 +66,29 @@ SAMPLING_KEYS = {
 }
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
 class BadRequest(Exception):
     pass
+
+
+class ServerCrash(Exception):
+    """What brings the whole (real) server down."""
 
 
 class FakeSGLang:
     """The model side: load, generate (SGLang semantics), update weights."""
 
-    def __init__(self, model_path: str):
+    def __init__(self, model_path: str, *, tokenizer_path: str | None = None, device: str = "cuda",
+                 deterministic: bool = True, sleep_on_idle: bool = False):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.device = device
+        self.deterministic = deterministic
+        self.sleep_on_idle = sleep_on_idle
+        self.tokenizer_path = tokenizer_path or model_path
+        self.session_open = False
+        self.crashed = False
         self.lock = threading.Lock()
         self.original_logprob = os.environ.get("SGLANG_RETURN_ORIGINAL_LOGPROB", "").lower() in ("1", "true")
         self.weight_version = "default"
@@ -75,12 +103,13 @@ class FakeSGLang:
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32, attn_implementation="sdpa")
         model.eval()
         self.model = model
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        has_vocab = any(os.path.isfile(os.path.join(self.tokenizer_path, f)) for f in TOKENIZER_FILES)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_path) if has_vocab else None
         self.model_path = model_path
         gc = model.generation_config
         eos = gc.eos_token_id if gc is not None else None
         eos = [eos] if isinstance(eos, int) else list(eos or [])
-        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in eos:
+        if self.tokenizer is not None and self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in eos:
             eos.append(self.tokenizer.eos_token_id)
         self.eos_ids = eos
 
@@ -100,8 +129,17 @@ class FakeSGLang:
 
         import torch.multiprocessing  # noqa: F401  (torch's reductions for ForkingPickler payloads)
 
+        if not self.session_open:
+            return False, ("update_weights_from_tensor must run between begin_weight_update() and "
+                           "end_weight_update()")
         try:
-            named = ForkingPickler.loads(base64.b64decode(payload[0], validate=True))
+            raw = base64.b64decode(payload[0], validate=True)
+        except Exception as e:
+            return False, f"Failed to deserialize tensors: {type(e).__name__}: {e}"
+        if b"rebuild_storage_fd" in raw:  # torch's default sharing: what crashed a real server
+            raise ServerCrash("file-descriptor shared tensors")
+        try:
+            named = ForkingPickler.loads(raw)
             sd = {str(k): v for k, v in named}
         except Exception as e:
             return False, f"Failed to deserialize tensors: {type(e).__name__}: {e}"
@@ -147,7 +185,7 @@ class FakeSGLang:
         no_trim = bool(sp.get("no_stop_trim", False))
         greedy = temp < 1e-6 or top_k == 1
         gen = torch.Generator()
-        if sp.get("sampling_seed") is not None:
+        if sp.get("sampling_seed") is not None and self.deterministic:
             gen.manual_seed(int(sp["sampling_seed"]))
         else:
             gen.seed()
@@ -180,13 +218,13 @@ class FakeSGLang:
                 if (not ignore_eos and tok in self.eos_ids) or tok in stop_ids:
                     finish = {"type": "stop", "matched": tok}
                     break
-                if stop:
+                if stop and self.tokenizer is not None:  # no tokenizer: stop strings cannot match
                     tail = self.tokenizer.decode(out, skip_special_tokens=skip_special)
                     hit = next((s for s in stop if s in tail), None)
                     if hit is not None:
                         finish = {"type": "stop", "matched": hit}
                         break
-        text = self.tokenizer.decode(out, skip_special_tokens=skip_special)
+        text = self.tokenizer.decode(out, skip_special_tokens=skip_special) if self.tokenizer is not None else ""
         if finish["type"] == "stop" and isinstance(finish["matched"], str) and not no_trim:
             text = text[: text.find(finish["matched"])]
         meta: dict[str, Any] = {
@@ -198,7 +236,8 @@ class FakeSGLang:
             "cached_tokens": 0,
         }
         if return_logprob:
-            texts = [self.tokenizer.decode([t]) for t in out] if text_in_logprobs else [None] * len(out)
+            texts = ([self.tokenizer.decode([t]) for t in out] if text_in_logprobs and self.tokenizer is not None
+                     else [None] * len(out))
             meta["input_token_logprobs"] = []
             meta["output_token_logprobs"] = [[lp, t, s] for lp, t, s in zip(lps, out, texts, strict=True)]
         return {"text": text, "output_ids": out, "meta_info": meta}
@@ -207,6 +246,8 @@ class FakeSGLang:
         if ("text" in req) == ("input_ids" in req):
             raise BadRequest("Either text or input_ids should be provided.")
         if "text" in req:
+            if self.tokenizer is None:
+                raise BadRequest("text input needs a tokenizer; this server has none")
             texts = req["text"]
             single = isinstance(texts, str)
             prompts = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in ([texts] if single else texts)]
@@ -270,6 +311,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method: str) -> None:
         srv = self.server
         path = self.path.split("?")[0]
+        if self.fake.crashed:  # a dead server answers nothing
+            self.close_connection = True
+            return
         try:
             body = self._body() if method in ("POST", "PUT") else None
         except json.JSONDecodeError as e:
@@ -291,9 +335,26 @@ class _Handler(BaseHTTPRequestHandler):
                 if srv.delay:
                     time.sleep(srv.delay)
                 return self._send(200, self.fake.generate(body))
+            if path in ("/server_info", "/get_server_info") and method == "GET":
+                f = self.fake
+                return self._send(200, {"model_path": f.model_path, "tokenizer_path": f.tokenizer_path,
+                                        "device": f.device, "enable_deterministic_inference": f.deterministic,
+                                        "sleep_on_idle": f.sleep_on_idle, "version": "fake"})
+            if path == "/begin_weight_update" and method == "POST":
+                if self.fake.session_open:
+                    return self._send(400, {"success": False, "message": "a weight-update session is already open; "
+                                                                         "call end_weight_update() first"})
+                self.fake.session_open = True
+                return self._send(200, {"success": True, "message": "Success"})
+            if path == "/end_weight_update" and method == "POST":
+                if not self.fake.session_open:
+                    return self._send(400, {"success": False, "message": "no weight-update session is open; "
+                                                                         "call begin_weight_update() first"})
+                self.fake.session_open = False
+                return self._send(200, {"success": True, "message": "Success"})
             if path == "/get_model_info" and method == "GET":
                 f = self.fake
-                return self._send(200, {"model_path": f.model_path, "tokenizer_path": f.model_path,
+                return self._send(200, {"model_path": f.model_path, "tokenizer_path": f.tokenizer_path,
                                         "is_generation": True, "preferred_sampling_params": None,
                                         "weight_version": f.weight_version})
             if path == "/flush_cache" and method in ("GET", "POST"):
@@ -317,6 +378,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200 if ok else 400, {"success": ok, "message": msg})
         except BadRequest as e:
             return self._error(400, str(e))
+        except ServerCrash:
+            if srv.exit_on_crash:
+                os._exit(1)
+            self.fake.crashed = True
+            self.close_connection = True
+            return None
         except Exception as e:  # what SGLang would log and answer with 500
             return self._error(500, f"{type(e).__name__}: {e}")
         return self._error(404, "Not Found")
@@ -325,8 +392,8 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeSGLangServer:
     """`FakeSGLangServer(model_path).start()` -> serves on `.url` from a background thread."""
 
-    def __init__(self, model_path: str, host: str = "127.0.0.1", port: int = 0):
-        self.fake = FakeSGLang(model_path)
+    def __init__(self, model_path: str, host: str = "127.0.0.1", port: int = 0, **fake_kw: Any):
+        self.fake = FakeSGLang(model_path, **fake_kw)
         self.httpd = ThreadingHTTPServer((host, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.fake = self.fake  # type: ignore[attr-defined]
@@ -334,6 +401,7 @@ class FakeSGLangServer:
         self.httpd.delay = 0.0  # type: ignore[attr-defined]
         self.httpd.fail_next = 0  # type: ignore[attr-defined]
         self.httpd.next_reply = {}  # type: ignore[attr-defined]
+        self.httpd.exit_on_crash = False  # type: ignore[attr-defined]
         self.thread: threading.Thread | None = None
 
     @property
@@ -370,10 +438,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=30000)
     ap.add_argument("--startup-delay", type=float, default=0.0)
+    ap.add_argument("--tokenizer-path", default=None)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--attention-backend", default=None)
+    ap.add_argument("--enable-deterministic-inference", action="store_true")
+    ap.add_argument("--sleep-on-idle", action="store_true")
     args, _unknown = ap.parse_known_args(argv)
     if args.host not in ("127.0.0.1", "localhost"):
         raise SystemExit("the fake binds to loopback only")
-    srv = FakeSGLangServer(args.model_path, args.host, args.port)
+    if args.enable_deterministic_inference and args.attention_backend == "torch_native":
+        raise SystemExit("ValueError: deterministic inference does not support the torch_native attention backend")
+    srv = FakeSGLangServer(args.model_path, args.host, args.port, tokenizer_path=args.tokenizer_path,
+                           device=args.device, deterministic=args.enable_deterministic_inference,
+                           sleep_on_idle=args.sleep_on_idle)
+    srv.httpd.exit_on_crash = True  # type: ignore[attr-defined]
     srv.httpd.ready = args.startup_delay <= 0  # type: ignore[attr-defined]
     if args.startup_delay > 0:
         threading.Timer(args.startup_delay, lambda: srv.set(ready=True)).start()
