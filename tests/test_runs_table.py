@@ -1,0 +1,41 @@
+"""tools/runs_table.py: per-run change with its interval, the mean over seeds, unfinished runs listed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("runs_table", ROOT / "tools" / "runs_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run(folder: Path, seed: int, before: float | None, after: float | None) -> Path:
+    folder.mkdir()
+    (folder / "config.yaml").write_text(f"backend: grpo\nseed: {seed}\nsteps: 60\n")
+    for name, p in (("eval_before.json", before), ("eval_after.json", after)):
+        if p is not None:
+            (folder / name).write_text(json.dumps({
+                "env_id": "e", "split": "test", "episodes": 300, "temperature": 0.4, "with_skills": False,
+                "success": p, "score": p, "mean_length": 5.0, "valid_action_ratio": 0.9}))
+    return folder
+
+
+def test_runs_table_reports_each_change_and_the_mean_over_seeds(tmp_path, capsys):
+    runs = [_run(tmp_path / "a", 0, 0.2, 0.3), _run(tmp_path / "b", 1, 0.2, 0.25), _run(tmp_path / "c", 2, 0.2, None)]
+    out = tmp_path / "rows.json"
+    assert _tool().main([*map(str, runs), "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["seed"] for r in rows] == [0, 1]
+    assert rows[0]["diff"] == pytest.approx(0.1) and rows[0]["significant"] is True
+    assert rows[1]["significant"] is False  # +0.05 on 300 episodes each: inside the interval
+    text = capsys.readouterr().out
+    assert "unfinished" in text and "mean change over 2 runs: +0.075 ± 0.025" in text
