@@ -11,6 +11,7 @@ stage's metrics and where the folders came from.
     python tools/ship_default_model.py --env alfworld --env-opt difficulty=small A1 A2 A3 A4
     python tools/ship_default_model.py --env webshop W1 W2 --check-only
     python tools/ship_default_model.py --env searchqa S1 S2 S3
+    python tools/ship_default_model.py --env webshop BUILT   # one folder built from the whole recipe
     python tools/ship_default_model.py --env alfworld --env-opt difficulty=small --measured bench.json
 
 `--measured` records a `tools/bench_skill_knowledge.py policy --json` result of the shipped folder in
@@ -43,6 +44,13 @@ def _diff(want: dict, got: dict, where: str) -> list[str]:
 def check_stages(cfg, folders: list[Path]) -> list[str]:
     """Every way the folders differ from the recipe's stages (empty: they are its stages)."""
     stages = cfg.all_stages
+    if len(folders) == 1 and len(stages) > 1:  # one folder that the builder made from the whole recipe
+        got = json.loads((folders[0] / "agentgym.json").read_text()).get("config")
+        want = json.loads(json.dumps(cfg.to_dict()))
+        if got == want:
+            return []
+        diff = [k for k in want if (got or {}).get(k) != want[k]]
+        return [f"{folders[0]} was built from another recipe (differs in: {', '.join(diff) or 'everything'})"]
     if len(folders) != len(stages):
         return [f"the recipe has {len(stages)} stage(s), {len(folders)} folder(s) given"]
     errors = []
@@ -87,6 +95,9 @@ def ship(cfg, folders: list[Path]) -> Path:
     stages = []
     for i, folder in enumerate(folders):
         m = json.loads((folder / "agentgym.json").read_text()).get("metrics", {})
+        if len(folders) == 1 and m.get("stages"):  # a whole-recipe build records its stages itself
+            stages = [{**st, "folder": str(folder)} for st in m["stages"]]
+            break
         stages.append({"stage": i + 1, "folder": str(folder), "threads": m.get("threads"),
                        "seconds": m.get("total_seconds"), "train": m.get("train"), "demos": m.get("demos")})
     first_info = json.loads((folders[0] / "agentgym.json").read_text())
