@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from fakes.tools import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("runs_table", ROOT / "tools" / "runs_table.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("runs_table")
 
 
 def _run(folder: Path, seed: int, before: float | None, after: float | None) -> Path:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
-from pathlib import Path
 
 from fakes.tiny import TINY
+from fakes.tools import load_tool
 from fakes.toy_env import register_toy
 
 from agentgym.models import default
 from agentgym.models.config import DefaultModelConfig, SFTConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("ship_default_model", ROOT / "tools" / "ship_default_model.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("ship_default_model")
 
 
 def test_check_stages_accepts_the_recipes_folders_and_names_what_differs(tmp_path):
