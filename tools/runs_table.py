@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                       str(before.episodes), f"{before.success:.3f}", f"{after.success:.3f}",
                       f"{c.diff:+.3f} [{c.lo:+.3f}, {c.hi:+.3f}]", "yes" if c.significant else "no")
     console = Console()
+    if not console.is_terminal:  # a pipe or a log: wide enough for the whole table
+        console = Console(width=170)
     console.print(table)
     if unfinished:
         console.print(f"unfinished (no eval_before.json and eval_after.json): {', '.join(unfinished)}", markup=False)
