@@ -291,27 +291,38 @@ def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = Non
                 raise RuntimeError(f"building the default model for {env_id} failed (exit code {proc.exitcode})")
             return final
     sweep_stale_builds(root)
-    lock_path = root / f".{final.name}.lock"
-    with open(lock_path, "w") as lock:
+    stages = final.with_name(final.name + ".stages")  # finished stages: a killed build resumes
+
+    def build(tmp: Path) -> None:
+        (log or (lambda m: None))(f"building the default model for {env_id} (cached in {final})")
+        build_default_model(cfg, tmp, log=log, progress=progress, stage_dir=stages)
+
+    if _publish(final, build, overwrite=rebuild):
+        shutil.rmtree(stages, ignore_errors=True)
+    return final
+
+
+def _publish(final: Path, fill: Callable[[Path], None], *, overwrite: bool = False) -> bool:
+    """Write a model folder at `final` atomically under its lock: `fill(tmp)` writes `<final>.tmp<pid>`,
+    which is renamed into place. Unless `overwrite`, a folder another process finished meanwhile is kept
+    (and nothing is written). Returns whether this call wrote it."""
+    with open(final.parent / f".{final.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if not rebuild and (final / "agentgym.json").is_file():  # built by another process meanwhile
-                return final
-            (log or (lambda m: None))(f"building the default model for {env_id} (cached in {final})")
+            if not overwrite and (final / "agentgym.json").is_file():
+                return False
             tmp = final.with_name(final.name + f".tmp{os.getpid()}")
-            stages = final.with_name(final.name + ".stages")  # finished stages: a killed build resumes
             shutil.rmtree(tmp, ignore_errors=True)
             try:
-                build_default_model(cfg, tmp, log=log, progress=progress, stage_dir=stages)
+                fill(tmp)
                 if final.exists():
                     shutil.rmtree(final)
                 os.replace(tmp, final)
-                shutil.rmtree(stages, ignore_errors=True)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+            return True
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    return final
 
 
 #: The built-in default models, built by their recipes and stored in bfloat16 (docs/policies.md).
@@ -332,20 +343,7 @@ def _install_shipped(final: Path, log: Callable[[str], None] | None) -> Path:
     one place a default model is read from, and a user may rebuild it there with `rebuild=True`."""
     src = shipped_model(final.name)
     assert src is not None
-    with open(final.parent / f".{final.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if (final / "agentgym.json").is_file():
-                return final
-            tmp = final.with_name(final.name + f".tmp{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            try:
-                shutil.copytree(src, tmp)
-                os.replace(tmp, final)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    _publish(final, lambda tmp: shutil.copytree(src, tmp))
     (log or (lambda m: None))(f"default model for {model_info(final).get('env_id', final.name)}: the shipped build "
                               f"of its recipe ({final})")
     return final
