@@ -25,7 +25,7 @@ from fakes.tiny import build_tiny
 
 from agentgym.engines.base import EngineError, SamplingParams, make_engine
 from agentgym.engines.hf import HFEngine
-from agentgym.engines.sglang import CPU_SERVER_ARGS, SGLangEngine, serialize_named_tensors
+from agentgym.engines.sglang import CPU_SERVER_ARGS, SGLangEngine, _loads, serialize_named_tensors
 from agentgym.rollout.prompts import build_user_text, encode_prompt
 
 FAKE_SCRIPT = str(Path(__file__).parent / "fakes" / "sglang_server.py")
@@ -325,6 +325,17 @@ MALFORMED = {
     "finish_reason matched odd": (lambda g: _with(g, ("meta_info", "finish_reason"), {"type": "stop", "matched": [1]}),
                                   r"finish_reason.matched is \[1\]"),
 }
+
+
+def test_the_depth_guard_counts_brackets_outside_strings_only():
+    """Brackets inside strings (escaped quotes included) are text, not nesting; a deep reply is refused
+    by a scan, before the recursive parser can reach the interpreter's recursion limit."""
+    inside = json.dumps({"text": '\\"' + "[" * 500, "meta_info": {"ids": [[1, 2]] * 1000}}).encode()
+    assert _loads(inside)["text"].endswith("[" * 500)
+    assert len(_loads(inside)["meta_info"]["ids"]) == 1000
+    assert _loads(b"[" * 64 + b"]" * 64) is not None
+    with pytest.raises(ValueError, match="deeper than 64"):
+        _loads(b"[" * 65 + b"]" * 65)
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))

@@ -624,10 +624,30 @@ class SGLangEngine(Engine):
         self.session.close()
 
 
+_MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _loads(raw: bytes) -> Any:
+    """`json.loads` that refuses nesting deeper than `_MAX_JSON_DEPTH` before parsing.
+
+    The stdlib parser recurses per level, so a reply of 100k brackets drives it to the recursion
+    limit; any finalizer that runs down there fails as an unraisable error, outside our except.
+    A linear scan of the brackets outside strings never recurses."""
+    if raw.count(b"[") + raw.count(b"{") > _MAX_JSON_DEPTH:
+        depth = 0
+        for m in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', raw)):
+            depth += 1 if m.group() in (b"[", b"{") else -1
+            if depth > _MAX_JSON_DEPTH:
+                raise ValueError(f"JSON nested deeper than {_MAX_JSON_DEPTH} levels")
+    return json.loads(raw)
+
+
 def _json(r) -> dict[str, Any]:
     """The reply's JSON object, or {} when it is not one (callers then see no `success: true`)."""
     try:
-        body = r.json()
+        body = _loads(r.content)
     except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
@@ -636,7 +656,7 @@ def _json(r) -> dict[str, Any]:
 def _reply_json(r, route: str) -> Any:
     """The reply's JSON, or an `EngineError` that says it was none (JSONDecodeError is a ValueError)."""
     try:
-        return r.json()
+        return _loads(r.content)
     except (ValueError, RecursionError) as e:
         raise EngineError(f"SGLang {route} answered something that is not JSON ({type(e).__name__}): "
                           f"{r.text[:200]!r}") from None
