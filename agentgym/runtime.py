@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import resource
+
+import torch
 
 
 @functools.cache
@@ -31,3 +34,11 @@ def trim_heap() -> None:
     if libc is not None:
         with contextlib.suppress(AttributeError):
             libc.malloc_trim(0)
+
+
+def peak_memory_gb(device: torch.device) -> float:
+    """Peak memory so far, in GiB: allocated GPU memory on CUDA, else the process's peak resident set
+    (Linux reports `ru_maxrss` in KiB)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

@@ -15,6 +15,13 @@ Token-mean, the aggregation of every term (method section 3):
 `TokenBatch.denom` replaces D when the batch is one micro-batch of a larger (possibly multi-process)
 batch, so that summing micro-batch gradients gives the token-mean over the whole batch
 (see `agentgym.distributed.token_mean_denominator`).
+
+Two other aggregations peers expose (`TokenBatch.agg`, the trainer's `loss_agg`), with S the number
+of turn-samples (`TokenBatch.seq_denom` replaces it for a micro-batch) and T_i the tokens of sample i:
+
+    seq-mean-token-mean(x) = sum_i ( sum_t mask x / T_i ) / S      every turn weighs the same
+    seq-mean-token-sum(x)  = sum_i   sum_t mask x         / S      long turns weigh more (no length bias
+                                                                   against long answers, Dr. GRPO's point)
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ from torch import Tensor
 
 from agentgym.core.errors import AgentGymError
 
+#: The loss aggregations `TokenBatch.mean` knows; token-mean is the paper's.
+AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum")
+
 
 @dataclass
 class TokenBatch:
@@ -42,6 +52,10 @@ class TokenBatch:
     teacher_logp: log pi_theta(y_t | c+, x, y_<t), the same weights given the privileged skills.
     entropy:      per-token entropy of pi_theta(. | x, y_<t) over the vocabulary, WITH gradient.
     denom:        token-mean denominator D; None = the number of valid tokens in this batch.
+    agg:          how `mean` aggregates a per-token term (`AGGREGATIONS`).
+    seq_denom:    the sequence-mean denominator S of the seq-mean modes; None = the samples here.
+    is_weight:    per-token truncated importance weight of the policy-gradient term (the trainer's
+                  sampling-policy log-prob against the engine's), or None for no correction.
     """
 
     logp: Tensor
@@ -52,20 +66,27 @@ class TokenBatch:
     teacher_logp: Tensor | None = None
     entropy: Tensor | None = None
     denom: float | None = None
+    agg: str = "token-mean"
+    seq_denom: float | None = None
+    is_weight: Tensor | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(self.logp.shape)
         if self.logp.dim() != 2:
             raise ValueError(f"TokenBatch.logp must be [N, T], got {shape}")
-        for name in ("old_logp", "mask", "ref_logp", "teacher_logp", "entropy"):
+        if self.agg not in AGGREGATIONS:
+            raise ValueError(f"TokenBatch.agg must be one of {', '.join(AGGREGATIONS)}, got {self.agg!r}")
+        for name in ("old_logp", "mask", "ref_logp", "teacher_logp", "entropy", "is_weight"):
             t = getattr(self, name)
             if t is not None and tuple(t.shape) != shape:
                 raise ValueError(f"TokenBatch.{name} has shape {tuple(t.shape)}, expected {shape}")
         adv = tuple(self.advantages.shape)
         if adv not in ((shape[0],), shape):
             raise ValueError(f"TokenBatch.advantages has shape {adv}, expected ({shape[0]},) or {shape}")
-        if self.denom is not None and not self.denom > 0:
-            raise ValueError(f"TokenBatch.denom must be > 0, got {self.denom}")
+        for name in ("denom", "seq_denom"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ValueError(f"TokenBatch.{name} must be > 0, got {v}")
 
     @property
     def fmask(self) -> Tensor:
@@ -77,15 +98,34 @@ class TokenBatch:
         """Valid response tokens in this batch."""
         return int(self.mask.sum().item())
 
-    def plain_mean(self, loss: Tensor) -> float:
-        """The loss as a plain token-mean over THIS batch's valid tokens (undoing `denom`), for logging.
+    @property
+    def n_seqs(self) -> int:
+        """Turn-samples with at least one valid token in this batch."""
+        return int(self.mask.bool().any(dim=1).sum().item())
 
-        Every term is a token-mean with the same denominator, so rescaling by denom / n_tokens is exact.
-        Metrics are then all plain token-means, combined over micro-batches and ranks by token weight.
+    def mean(self, x: Tensor) -> Tensor:
+        """`x` [N, T] aggregated as `agg` says, with this batch's (micro-batch) denominators."""
+        if self.agg == "token-mean":
+            return masked_mean(x, self.mask, self.denom)
+        m = self.mask.bool()
+        per_seq = torch.where(m, x, torch.zeros_like(x)).sum(dim=1)
+        if self.agg == "seq-mean-token-mean":
+            per_seq = per_seq / m.sum(dim=1).clamp_min(1).to(x.dtype)
+        s = float(self.seq_denom) if self.seq_denom is not None else float(max(self.n_seqs, 1))
+        return per_seq.sum() / s
+
+    def plain_mean(self, loss: Tensor) -> float:
+        """The loss as a plain mean over THIS batch (undoing `denom` / `seq_denom`), for logging.
+
+        Every term is aggregated with the same denominator, so rescaling by denom / n is exact.
+        Metrics are then all plain means, combined over micro-batches and ranks by token weight.
         """
         value = float(loss.detach())
-        n = self.n_tokens
-        return value * self.denom / n if (self.denom is not None and n) else value
+        if self.agg == "token-mean":
+            d, n = self.denom, self.n_tokens
+        else:
+            d, n = self.seq_denom, self.n_seqs
+        return value * d / n if (d is not None and n) else value
 
     def token_advantages(self) -> Tensor:
         """Advantages as [N, T]: a per-sample advantage is broadcast to every token of its turn."""

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import Backend, BackendConfig, TokenBatch, masked_mean, stat_mean
+from .base import Backend, BackendConfig, TokenBatch, stat_mean
 
 # exp() of a log-ratio beyond +-20 is numerically meaningless and can overflow (then 0 * inf = NaN in
 # backward); both the PPO ratio and the k3 estimator clamp the log-ratio first.
@@ -112,10 +112,12 @@ def grpo_objective(
     `adv_t` [N, T] replaces the batch's advantages (RLSD reshapes them per token); `pg_coef` = 0 drops
     the policy-gradient term (OPSD).
     """
-    mask, denom = batch.mask, batch.denom
+    mask = batch.mask
     adv_t = batch.token_advantages() if adv_t is None else adv_t
     pg_t, pg_info = dual_clip_pg(batch.logp, batch.old_logp, adv_t.detach(), cfg.clip_eps, cfg.dual_clip)
-    loss = masked_mean(pg_t, mask, denom) * pg_coef  # pg_coef = 0 keeps the graph, adds nothing
+    if batch.is_weight is not None:  # truncated importance sampling: engine-sampled tokens, trainer's policy
+        pg_t = pg_t * batch.is_weight.detach()
+    loss = batch.mean(pg_t) * pg_coef  # pg_coef = 0 keeps the graph, adds nothing
     m = mask.bool()
     ratio = pg_info["ratio"][m]
     metrics: dict[str, float] = {
@@ -132,11 +134,11 @@ def grpo_objective(
     if batch.ref_logp is not None:
         kl_t = k3_kl(batch.logp, batch.ref_logp, cfg.kl_clamp)
         if cfg.kl_coef:
-            loss = loss + cfg.kl_coef * masked_mean(kl_t, mask, denom)
+            loss = loss + cfg.kl_coef * batch.mean(kl_t)
         metrics["kl"] = stat_mean(kl_t, mask)
     if batch.entropy is not None:
         if cfg.entropy_coef:
-            loss = loss - cfg.entropy_coef * masked_mean(batch.entropy, mask, denom)
+            loss = loss - cfg.entropy_coef * batch.mean(batch.entropy)
         metrics["entropy"] = stat_mean(batch.entropy, mask)
     return loss, metrics
 

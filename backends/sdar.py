@@ -34,7 +34,7 @@ from torch import Tensor
 
 from agentgym.core.errors import AgentGymError
 
-from .base import TokenBatch, masked_mean, stat_mean
+from .base import TokenBatch, stat_mean
 from .grpo import GRPO, GRPOConfig, grpo_objective
 
 GATES = ("gap", "entropy", "softor")
@@ -104,7 +104,7 @@ def sdar_objective(batch: TokenBatch, cfg: SDARConfig) -> tuple[Tensor, dict[str
     assert batch.teacher_logp is not None
     gate, delta, parts = make_gate(batch, cfg)
     sd_t = sd_token_loss(batch.logp, batch.teacher_logp, gate, cfg.signed)
-    loss = loss + cfg.sd_coef * masked_mean(sd_t, batch.mask, batch.denom)
+    loss = loss + cfg.sd_coef * batch.mean(sd_t)
     mask = batch.mask
     metrics.update(
         sd_loss=stat_mean(sd_t, mask),

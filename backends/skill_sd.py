@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .base import TokenBatch, masked_mean, stat_mean
+from .base import TokenBatch, stat_mean
 from .grpo import GRPO, LOG_RATIO_CLAMP, GRPOConfig, grpo_objective
 
 
@@ -47,7 +47,7 @@ class SkillSD(GRPO):
         loss, metrics = grpo_objective(batch, self.config)
         rho = torch.exp((batch.logp - batch.old_logp).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)).detach()
         sd_t = rho * k3_to_teacher(batch.logp, batch.teacher_logp)
-        loss = loss + self.config.sd_coef * masked_mean(sd_t, batch.mask, batch.denom)
+        loss = loss + self.config.sd_coef * batch.mean(sd_t)
         delta = (batch.teacher_logp - batch.logp).detach()
         metrics.update(
             sd_loss=stat_mean(sd_t, batch.mask),

@@ -7,14 +7,13 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from fakes.resume import learning_curve, run_killed_and_resumed
 from fakes.tiny import build_tiny
 from fakes.toy_env import register_toy
 from rich.console import Console
@@ -188,31 +187,13 @@ def _train_cmd(model: Path, out: Path, *extra: str) -> list[str]:
 
 
 def test_resume_after_kill_9_matches_an_uninterrupted_run(tiny_model, tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
     a, b = tmp_path / "a", tmp_path / "b"
-    full = subprocess.run(_train_cmd(tiny_model, a), capture_output=True, text=True, env=env, timeout=600)
+    full = subprocess.run(_train_cmd(tiny_model, a), capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
     assert full.returncode == 0, full.stderr[-3000:]
-    victim = subprocess.Popen(_train_cmd(tiny_model, b), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    marker = b / "checkpoints" / "step_000002" / "trainer_state.json"
-    deadline = time.time() + 300
-    while not marker.exists() and victim.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), "the run never reached its step-2 checkpoint"
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
-    assert victim.returncode == -signal.SIGKILL
-    done = {int(p.name[5:]) for p in (b / "checkpoints").iterdir() if (p / "trainer_state.json").exists()}
-    assert max(done) < 4, "killed too late to test resuming"
-    resumed = subprocess.run(_train_cmd(tiny_model, b, "--resume"), capture_output=True, text=True, env=env, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resumed from step" in resumed.stdout
+    run_killed_and_resumed(lambda *extra: _train_cmd(tiny_model, b, *extra), b)
     wa, wb = _weights(a, 4), _weights(b, 4)
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), "resumed run ended elsewhere"
-
-    def learning_curve(run: Path) -> list[tuple]:
-        rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-        return [(m["step"], m["success"], m["response_tokens"], round(m["loss"], 10)) for m in rows]
-
     assert learning_curve(a) == learning_curve(b)
 
 

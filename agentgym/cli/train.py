@@ -99,6 +99,9 @@ def evaluate(
     seed: int = typer.Option(12345, min=0, help="sampling seed"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
     json_out: Path = typer.Option(None, "--json", help="write the result as JSON here"),
+    prompt_style: str = typer.Option("step", help="step | conversation (the episode as one chat; as trained)"),
+    system_prompt: str = typer.Option(None, help="a system message first in every prompt (needs a chat template)"),
+    max_episode_tokens: int = typer.Option(None, min=1, help="an episode's generated-token budget (default: none)"),
 ) -> None:
     """Evaluate a policy without skills (by default): success, score, per-task-type table."""
     import agentgym
@@ -111,6 +114,10 @@ def evaluate(
         raise AgentGymError(f"--model {model!r} is not a directory (a Hugging Face model folder)")
     if json_out is not None:
         check_writable(json_out, "--json")
+    from agentgym.rollout.prompts import PROMPT_STYLES
+
+    if prompt_style not in PROMPT_STYLES:
+        raise AgentGymError(f"unknown --prompt-style {prompt_style!r}; valid: {', '.join(PROMPT_STYLES)}")
     probe, env_kwargs = make_env(env_id, parse_kv(env_opt, "--env-opt"))  # before the model: bad options fail fast
     check_split(env_id, split, probe.unwrapped.splits)
     probe.close()
@@ -125,7 +132,9 @@ def evaluate(
     from agentgym.engines.base import make_engine
     from agentgym.models.default import ensure_default_model, load_policy
     from agentgym.trainer.evaluate import evaluate as run_eval
-    path = Path(model) if model else ensure_default_model(env_id, log=lambda m: console.print(m, markup=False))
+    # the default policy of the world these env options make, as `agentgym train` picks it
+    path = Path(model) if model else ensure_default_model(env_id, env_kwargs=env_kwargs,
+                                                          log=lambda m: console.print(m, markup=False))
     policy, tok = load_policy(path, dtype=torch.float32)
     eng = make_engine("hf", policy, tokenizer=tok)
     store = None
@@ -135,10 +144,16 @@ def evaluate(
 
         store = SkillStore.create(env=fam, strategy=skills, k=2, seed=0)
     history = ENV_REWARD.get(fam, {"history": 2})["history"]
-    res = run_eval(eng, env_id, env_kwargs=env_kwargs, split=split, episodes=episodes,
-                   temperature=0.0 if greedy else temperature, history=history, with_skills=with_skills,
-                   skill_store=store, seed=seed)
-    eng.close()
+    ctx = getattr(policy.config, "max_position_embeddings", None)
+    max_new_tokens = 48  # the trainer's default response cap
+    try:
+        res = run_eval(eng, env_id, env_kwargs=env_kwargs, split=split, episodes=episodes,
+                       temperature=0.0 if greedy else temperature, history=history, with_skills=with_skills,
+                       skill_store=store, seed=seed, max_new_tokens=max_new_tokens,
+                       max_prompt_tokens=int(ctx) - max_new_tokens if ctx else None, prompt_style=prompt_style,
+                       system_prompt=system_prompt, max_episode_tokens=max_episode_tokens)
+    finally:
+        eng.close()
     t = Table("task type", "episodes", "success", "score",
               title=f"{env_id} [{res.split}] {res.episodes} episodes, T={res.temperature}, "
                     f"{'with' if with_skills else 'no'} skills, model {path.name}")

@@ -2,19 +2,25 @@
 
 from agentgym.rollout.parser import ParsedAction, parse_response
 from agentgym.rollout.prompts import (
+    PROMPT_STYLES,
     TEMPLATES,
+    ChatPrompt,
     Template,
     build_user_text,
+    encode_chat,
     encode_prompt,
     family_of,
     format_response,
 )
 
 __all__ = [
+    "PROMPT_STYLES",
     "TEMPLATES",
+    "ChatPrompt",
     "ParsedAction",
     "Template",
     "build_user_text",
+    "encode_chat",
     "encode_prompt",
     "family_of",
     "format_response",

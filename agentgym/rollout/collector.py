@@ -27,6 +27,18 @@ many faults goes on is the caller's decision (the trainer stops when most of a s
 
 Prompt bounds: the encoded prompt is cut to the model's context minus the response cap
 (`prompts.fit_prompt`; `max_prompt_tokens`), counted in `stats.prompt_truncated`, warned about once.
+
+Prompt styles (`prompt_style`): "step" (the default) prompts each turn afresh with the family's template;
+"conversation" prompts the episode as one chat, system (`system_prompt`), user (task + first observation),
+assistant (response 1), user (observation 2), ..., so turn k's prompt is the chat template of the
+messages so far with the generation prompt. A conversation too long for `max_prompt_tokens` loses its
+oldest turns first (`prompts.encode_chat`). Each turn is still one turn-sample. A turn whose prompt does not
+continue the previous turn's prompt and sampled response token for token (Qwen3's template drops past
+`<think>` text; a response that re-tokenizes differently) is counted in `stats.prompt_mismatch` and
+warned about once, naming the cause when the template is one that drops past thoughts.
+
+Token budget (`max_episode_tokens`): an episode whose generated tokens pass it ends after that turn, as a
+failure (`won=False`, `meta["token_budget_exceeded"]`), counted in `stats.episodes_over_budget`.
 """
 
 from __future__ import annotations
@@ -43,16 +55,23 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentgym.core.env import ADMISSIBLE
+from agentgym.core.errors import AgentGymError
 from agentgym.core.task import Task
 from agentgym.core.trajectory import Step, Trajectory
 from agentgym.engines.base import Engine, SamplingParams
 from agentgym.rollout.parser import parse_response
 from agentgym.rollout.prompts import (
+    PROMPT_STYLES,
+    ChatPrompt,
     build_user_text,
+    chat_user_message,
     context_length,
+    drops_past_think,
+    encode_chat,
     encode_prompt,
     family_of,
     fit_prompt,
+    has_chat_template,
     template,
 )
 from agentgym.rollout.samples import EpisodeFailure, RolloutBatch, RolloutStats, TurnSample
@@ -314,18 +333,52 @@ def _checked_step(env: Any, action: str) -> tuple[str, float, bool, bool, dict[s
 _warned_truncation = False
 
 
-def _warn_truncated(n: int, cap: int, log: Callable[[str], None] | None) -> None:
+def _warn_truncated(n: int, cap: int, log: Callable[[str], None] | None, chat: bool = False) -> None:
     """Say once per process that prompts are being cut (the count goes to the metrics every time)."""
     global _warned_truncation
     if _warned_truncation:
         return
     _warned_truncation = True
+    how = "oldest turns left out first, then head and tail kept" if chat else "head and tail kept"
     msg = (f"{n} prompt(s) longer than the model's context allows ({cap} tokens after the response cap) were cut "
-           "(head and tail kept); counted as prompt_truncated, warned once")
+           f"({how}); counted as prompt_truncated, warned once")
     if log is not None:
         log(msg)
     else:
         warnings.warn(msg, stacklevel=3)
+
+
+_warned_mismatch = False
+
+
+def _warn_mismatch(n: int, tokenizer: Any, log: Callable[[str], None] | None) -> None:
+    """Say once per process that conversation prompts do not continue the tokens sampled before (the
+    count goes to the metrics every time), naming the cause when the template drops past thoughts."""
+    global _warned_mismatch
+    if _warned_mismatch:
+        return
+    _warned_mismatch = True
+    cause = ("the chat template drops the <think> text of past assistant turns (Qwen3-style), so later prompts "
+             "show earlier responses without their thoughts" if drops_past_think(tokenizer) else
+             "past responses re-tokenize differently inside the chat template, or the template rewrites past turns")
+    msg = (f"{n} conversation prompt(s) do not continue the previous turn's prompt and sampled response token for "
+           f"token: {cause}. Each turn still trains on exactly the prompt it was sampled from (the teacher on the "
+           "same chat), but that context is not what the model produced; counted as prompt_mismatch, warned once")
+    if log is not None:
+        log(msg)
+    else:
+        warnings.warn(msg, stacklevel=3)
+
+
+def _chat_turn(ep: Any, family: str, system_prompt: str | None, max_tokens: int | None) -> ChatPrompt:
+    """This turn's chat (conversation style): the episode's messages plus a user message of the new
+    observation (the first one also holds the task); the assistant replies are added after generation."""
+    if not ep.messages and system_prompt:
+        ep.messages.append(("system", system_prompt))
+    instruction = ep.task.instruction or ep.info.get("instruction", "")
+    ep.messages.append(("user", chat_user_message(family, instruction, len(ep.history), ep.obs,
+                                                  ep.info.get(ADMISSIBLE))))
+    return ChatPrompt(ep.messages, max_tokens)
 
 
 @dataclass
@@ -343,6 +396,10 @@ class _Episode:
     samples: list[TurnSample] = field(default_factory=list)
     done: bool = False
     error: EpisodeFailure | None = None
+    messages: list[tuple[str, str]] = field(default_factory=list)  # the chat so far (conversation style)
+    last_seq: list[int] | None = None  # last turn's prompt + response ids, when that prompt was not cut
+    gen_tokens: int = 0  # generated tokens so far (max_episode_tokens)
+    over_budget: bool = False
 
 
 def _env_id_of(env: Any, spec: Any) -> str:
@@ -370,6 +427,9 @@ def collect(
     step_timeout_s: float | None = STEP_TIMEOUT_S,
     max_prompt_tokens: int | None = None,
     log: Callable[[str], None] | None = None,
+    prompt_style: str = "step",
+    system_prompt: str | None = None,
+    max_episode_tokens: int | None = None,
 ) -> RolloutBatch:
     """Roll out `group_size` episodes of every task, all in lock step. See the module docstring.
 
@@ -386,9 +446,20 @@ def collect(
       minus `sampling.max_new_tokens`, no cap when the engine does not tell its context.
     - `log`: where env-fault lines and the one truncation warning go (default: one `warnings.warn`
       summing up the faults of this call).
+    - `prompt_style`: "step" or "conversation"; `system_prompt`: a system message first in every prompt
+      (None: none); `max_episode_tokens`: the episode's generated-token budget (None: none). See the
+      module docstring; both non-default options need a tokenizer with a chat template.
     """
     if step_timeout_s is not None and not (step_timeout_s > 0 and math.isfinite(step_timeout_s)):
         raise ValueError(f"step_timeout_s must be a positive number of seconds or None, got {step_timeout_s!r}")
+    if prompt_style not in PROMPT_STYLES:
+        raise AgentGymError(f"unknown prompt_style {prompt_style!r}; valid: {', '.join(PROMPT_STYLES)}")
+    if (prompt_style != "step" or system_prompt) and not has_chat_template(engine.tokenizer):
+        what = f"prompt_style {prompt_style}" if prompt_style != "step" else "system_prompt"
+        raise AgentGymError(f"the tokenizer has no chat template; {what} renders prompts through one")
+    if max_episode_tokens is not None and max_episode_tokens < 1:
+        raise ValueError(f"max_episode_tokens must be >= 1 or None, got {max_episode_tokens!r}")
+    chat = prompt_style == "conversation"
     t_start = time.perf_counter()
     env_kwargs = dict(env_kwargs or {})
     pool = _pool_for(env, env_kwargs)
@@ -460,6 +531,10 @@ def collect(
         ep.traj = Trajectory(env_id=env_id, split=split, policy=policy_name, task=ep.task.to_dict(), seed=ep.seed,
                              meta={"family": fam, "history": H, "prefix": ep.prefix, "group_id": ep.group_id,
                                    "episode_id": ep.episode_id, "max_prompt_tokens": max_prompt_tokens})
+        # only what differs from the defaults, so default records stay as they were
+        ep.traj.meta.update({k: v for k, v in (("prompt_style", prompt_style if chat else None),
+                                                ("system_prompt", system_prompt),
+                                                ("max_episode_tokens", max_episode_tokens)) if v is not None})
     reset_results = run_calls(episodes, lambda ep: (lambda e=ep: _checked_reset(e.env, e.seed, e.task)), "reset", 0)
     for ep, res in zip(episodes, reset_results, strict=True):
         if res is not None:
@@ -470,14 +545,30 @@ def collect(
     turn = 0
     while live and (max_turns is None or turn < max_turns):
         t0 = time.perf_counter()
-        texts = [build_user_text(fam, ep.task.instruction or ep.info.get("instruction", ""), ep.history[len(ep.history) - H:]
-                                 if H > 0 else [], ep.obs, ep.info.get(ADMISSIBLE)) for ep in live]
+        texts: list[str]
+        if chat:
+            texts = [_chat_turn(ep, fam, system_prompt, max_prompt_tokens) for ep in live]
+        else:
+            texts = [build_user_text(fam, ep.task.instruction or ep.info.get("instruction", ""), ep.history[len(ep.history) - H:]
+                                     if H > 0 else [], ep.obs, ep.info.get(ADMISSIBLE)) for ep in live]
+            if system_prompt:
+                texts = [ChatPrompt([("system", system_prompt), ("user", t)], max_prompt_tokens) for t in texts]
         prompts = []
+        cut_now: list[bool] = []
         for text, ep in zip(texts, live, strict=True):
-            ids = encode_prompt(tok, text, privileged=ep.prefix)
+            dropped = 0
+            if isinstance(text, ChatPrompt):
+                ids, dropped = encode_chat(tok, text.messages, ep.prefix, text.max_tokens)
+            else:
+                ids = encode_prompt(tok, text, privileged=ep.prefix)
+            cut = dropped > 0
             if max_prompt_tokens is not None and len(ids) > max_prompt_tokens:
                 ids = fit_prompt(ids, max_prompt_tokens, tok)
-                stats.prompt_truncated += 1
+                cut = True
+            stats.prompt_truncated += cut
+            if chat and ep.last_seq is not None and not cut and ids[:len(ep.last_seq)] != ep.last_seq:
+                stats.prompt_mismatch += 1
+            cut_now.append(cut)
             prompts.append(ids)
         stats.prompt_seconds += time.perf_counter() - t0
         sp = sampling if sampling.seed is None else replace(sampling, seed=sampling.seed * 1_000_003 + turn)
@@ -493,9 +584,16 @@ def collect(
                             "step", turn)
 
         still: list[_Episode] = []
-        for ep, text, prompt, gen, pa, res in zip(live, texts, prompts, gens, parsed, results, strict=True):
+        for ep, text, prompt, gen, pa, res, cut in zip(live, texts, prompts, gens, parsed, results, cut_now,
+                                                       strict=True):
             if res is None:  # an env fault ended this episode (see `fail`)
                 continue
+            if chat:
+                ep.messages.append(("assistant", gen.text))
+                ep.last_seq = None if cut else list(prompt) + list(gen.token_ids)
+            ep.gen_tokens += len(gen.token_ids)
+            if max_episode_tokens is not None and ep.gen_tokens > max_episode_tokens:
+                ep.over_budget = True
             obs2, reward, term, trunc, info2 = res
             env_valid = bool(info2.get("action_valid", True))
             assert ep.traj is not None
@@ -513,16 +611,18 @@ def collect(
             ))
             ep.history.append((ep.obs, pa.action))
             ep.obs, ep.info = obs2, info2
-            if term or trunc:
+            if term or trunc or ep.over_budget:
                 ep.done = True
-                ep.traj.terminated, ep.traj.truncated = bool(term), bool(trunc)
+                ep.traj.terminated, ep.traj.truncated = bool(term), bool(trunc) or (ep.over_budget and not term)
             else:
                 still.append(ep)
         live = still
         turn += 1
         stats.turns += 1
     if stats.prompt_truncated and max_prompt_tokens is not None:
-        _warn_truncated(stats.prompt_truncated, max_prompt_tokens, log)
+        _warn_truncated(stats.prompt_truncated, max_prompt_tokens, log, chat)
+    if stats.prompt_mismatch:
+        _warn_mismatch(stats.prompt_mismatch, tok, log)
 
     # ---- finish episodes ------------------------------------------------------------------------
     batch = RolloutBatch(stats=stats, failures=failures)
@@ -539,6 +639,11 @@ def collect(
         ep.traj.final_observation = ep.obs
         ep.traj.won = bool(ep.info.get("won", False))
         ep.traj.score = float(ep.info.get("score", 0.0))
+        if ep.over_budget:  # past its token budget: a failure, whatever its last step did
+            ep.traj.won, ep.traj.score = False, 0.0
+            ep.traj.meta["token_budget_exceeded"] = True
+            ep.traj.meta["generated_tokens"] = ep.gen_tokens
+            stats.episodes_over_budget += 1
         ret = ep.traj.total_return
         for s in ep.samples:
             s.episode_reward, s.won, s.score, s.episode_length = ret, ep.traj.won, ep.traj.score, len(ep.samples)

@@ -23,6 +23,14 @@ Prompts are bounded twice, because an env may list a hundred 2 KB actions to a 2
 every part of the user text is cut to a character limit of its template (instruction, observations,
 each action, the whole action list; a cut ends in "..."), and `fit_prompt` cuts the encoded ids to
 the model's context minus the response cap (`context_length`), keeping the head and the tail.
+
+For instruct models (TrainConfig `prompt_style`, `system_prompt`): the "conversation" style prompts an
+episode as one chat, system, user (turn 0's text above), assistant (response 1), user (`build_turn_text`:
+the new observation, actions, format line), ..., so turn k's prompt is the chat template of the messages
+so far. Such a turn's user text is a `ChatPrompt` (the latest user message, carrying the chat), and
+`encode_chat` renders it, with c+ at the start of the first user message and the oldest turns left out
+when it is longer than the model's context allows. The defaults ("step", no system prompt) are the
+prompts above, unchanged: the default policies were trained on them.
 """
 
 from __future__ import annotations
@@ -233,8 +241,11 @@ def encode_prompt(tokenizer: Any, user_text: str, privileged: str | None = None,
     """Prompt token ids through the tokenizer's chat template, ending with the assistant header.
 
     `privileged` (the c+ skill block) is placed at the very start of the user text and nowhere else,
-    so that the student prompt (`privileged=None`) and the teacher prompt differ only by it.
+    so that the student prompt (`privileged=None`) and the teacher prompt differ only by it. A
+    `ChatPrompt` renders its whole chat instead (`encode_chat`, c+ in the first user message).
     """
+    if isinstance(user_text, ChatPrompt):
+        return encode_chat(tokenizer, user_text.messages, privileged, user_text.max_tokens)[0]
     content = (privileged or "") + user_text
     messages = []
     if system:
@@ -242,6 +253,123 @@ def encode_prompt(tokenizer: Any, user_text: str, privileged: str | None = None,
     messages.append({"role": "user", "content": content})
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+#: How a turn is prompted (TrainConfig.prompt_style): "step" builds each turn's one user message afresh
+#: (task, last H turns, now); "conversation" prompts the whole episode as one chat (docs/training.md).
+PROMPT_STYLES = ("step", "conversation")
+
+
+def has_chat_template(tokenizer: Any) -> bool:
+    """Whether `tokenizer` can render messages (every agentgym prompt goes through its chat template)."""
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def build_turn_text(family: str, instruction: str, observation: str,
+                    admissible_actions: Sequence[str] | None = None) -> str:
+    """A later user message of a conversation-style episode: the new observation, the action list and
+    the format line, cut like the step template's; the task and the earlier turns are already above it."""
+    t = template(family)
+    clean = t.clean or (lambda o, _i: o)
+    lines = [f"Now: {_cut(clean(observation, instruction.strip()), t.max_obs_chars)}"]
+    if t.show_admissible and admissible_actions:
+        lines.append("Actions: " + _actions_line(admissible_actions, t))
+    lines.append(t.format_line)
+    return "\n".join(lines)
+
+
+def chat_user_message(family: str, instruction: str, turn: int, observation: str,
+                      admissible_actions: Sequence[str] | None = None) -> str:
+    """The user message of turn `turn` in a conversation: turn 0 is the step template's first prompt
+    (task, observation, actions, format line), later turns `build_turn_text`. The collector and the
+    reload of recorded rollouts both build the chat with this, so the two never drift apart."""
+    if turn == 0:
+        return build_user_text(family, instruction, [], observation, admissible_actions)
+    return build_turn_text(family, instruction, observation, admissible_actions)
+
+
+class ChatPrompt(str):
+    """The user text of a turn prompted as a chat (prompt style "conversation", or a system prompt).
+
+    As a str it is the turn's latest user message. It also carries the messages so far, as (role,
+    content) pairs, and the prompt budget, because the trainer re-encodes the teacher prompt from
+    `TurnSample.user_text` alone: `encode_prompt(tok, text, privileged=c_plus)` then renders this same
+    chat with c+ at the start of the first user message (where the step template has it), fitted to
+    the same budget, so the teacher scores the student's response in the student's conversation.
+    """
+
+    messages: tuple[tuple[str, str], ...]
+    max_tokens: int | None
+
+    def __new__(cls, messages: Sequence[tuple[str, str]], max_tokens: int | None = None) -> ChatPrompt:
+        msgs = tuple((str(role), str(content)) for role, content in messages)
+        if not msgs or msgs[-1][0] != "user":
+            raise ValueError("a chat prompt ends with a user message")
+        self = super().__new__(cls, msgs[-1][1])
+        self.messages = msgs
+        self.max_tokens = max_tokens
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles keep the chat, not only the str
+        return (ChatPrompt, (self.messages, self.max_tokens))
+
+
+def _render(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def encode_chat(tokenizer: Any, messages: Sequence[tuple[str, str]], privileged: str | None = None,
+                max_tokens: int | None = None) -> tuple[list[int], int]:
+    """Prompt ids of a chat through the tokenizer's template (generation prompt added), and how many
+    past turns were left out to fit `max_tokens`.
+
+    `privileged` goes at the start of the first user message. When the chat is longer than
+    `max_tokens`, the oldest (assistant, user) turn pairs go first; the system message, the first user
+    message (the task) and the latest turn always stay, so the policy still sees what it is asked and
+    what it acts on now. A chat still too long after that is returned as is (the caller's `fit_prompt`
+    cuts it)."""
+    msgs = [{"role": r, "content": c} for r, c in messages]
+    first = next((i for i, m in enumerate(msgs) if m["role"] == "user"), None)
+    if first is None:
+        raise ValueError("a chat prompt needs a user message")
+    if privileged:
+        msgs[first] = {"role": "user", "content": privileged + msgs[first]["content"]}
+    head = first + 1
+    droppable = max(0, (len(msgs) - head) // 2 - 1)  # every (assistant, user) pair but the latest
+    cache: dict[int, list[int]] = {}
+
+    def ids(drop: int) -> list[int]:
+        if drop not in cache:
+            cache[drop] = _render(tokenizer, msgs[:head] + msgs[head + 2 * drop:])
+        return cache[drop]
+
+    if max_tokens is None or droppable == 0 or len(ids(0)) <= max_tokens:
+        return ids(0), 0
+    if len(ids(droppable)) > max_tokens:
+        return ids(droppable), droppable
+    lo, hi = 1, droppable  # the fewest dropped pairs that fit (lengths fall as pairs go)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(ids(mid)) <= max_tokens:
+            hi = mid
+        else:
+            lo = mid + 1
+    return ids(lo), lo
+
+
+def drops_past_think(tokenizer: Any) -> bool:
+    """Whether the chat template leaves the `<think>` text of earlier assistant turns out of the prompt
+    (Qwen3's does): then a conversation prompt shows earlier responses other than the tokens sampled."""
+    probe = "agentgym probe thought"
+    msgs = [{"role": "user", "content": "q"},
+            {"role": "assistant", "content": f"<think>{probe}</think><action>a</action>"},
+            {"role": "user", "content": "r"}]
+    try:
+        text = tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    except Exception:
+        return False
+    return probe not in text
 
 
 def fit_prompt(ids: list[int], max_tokens: int | None, tokenizer: Any = None) -> list[int]:

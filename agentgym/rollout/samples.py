@@ -23,6 +23,9 @@ class TurnSample:
     - `prompt_ids` = `encode_prompt(tokenizer, user_text, privileged=prefix)`; `prefix` is the skill block
       the *student* saw (Skill-GRPO style runs), else None. A teacher prompt is
       `encode_prompt(tokenizer, user_text, privileged=c_plus)`: same user text, same response ids.
+      With prompt style "conversation" (or a system prompt) `user_text` is a `prompts.ChatPrompt`: the
+      latest user message as a str, carrying the chat so far, so that the same call gives the teacher
+      the student's conversation with c+ added.
     - `response_ids` / `old_logprobs`: the sampled tokens and their raw-model log-probabilities.
     - `episode_reward`: the env return of the whole episode (sum of rewards); `won`, `score` likewise
       per episode. `turn_reward` is this turn's own env reward.
@@ -82,6 +85,10 @@ class RolloutStats:
     env_failures: int = 0  # episodes ended by an env fault (timeouts included)
     env_timeouts: int = 0  # of those, the ones whose reset/step ran past the time limit
     prompt_truncated: int = 0  # prompts cut to fit the model's context (see prompts.fit_prompt)
+    #: conversation turns whose prompt does not continue the previous turn's prompt + sampled response
+    #: token for token (a template that rewrites past turns, e.g. Qwen3 dropping <think>; see collector)
+    prompt_mismatch: int = 0
+    episodes_over_budget: int = 0  # episodes ended by max_episode_tokens (failures, meta token_budget_exceeded)
     turns: int = 0
     generate_calls: int = 0
     prompt_tokens: int = 0
@@ -135,8 +142,16 @@ def samples_from_trajectories(trajectories: Iterable[Trajectory], tokenizer: Any
     """Rebuild the turn-samples of recorded model rollouts (records need `response_ids` + `meta`).
 
     Episodes ended by an env fault (`meta["env_error"]`) give no samples, as in the rollout itself, and
-    prompts are cut to the recorded `meta["max_prompt_tokens"]` the same way, so the reload is exact."""
-    from agentgym.rollout.prompts import build_user_text, encode_prompt, fit_prompt
+    prompts are cut to the recorded `meta["max_prompt_tokens"]` the same way, so the reload is exact.
+    A record of a conversation-style run (`meta["prompt_style"]`, `meta["system_prompt"]`) rebuilds its
+    chat from the recorded observations and response texts."""
+    from agentgym.rollout.prompts import (
+        ChatPrompt,
+        build_user_text,
+        chat_user_message,
+        encode_prompt,
+        fit_prompt,
+    )
 
     out: list[TurnSample] = []
     for ti, traj in enumerate(trajectories):
@@ -148,12 +163,23 @@ def samples_from_trajectories(trajectories: Iterable[Trajectory], tokenizer: Any
         history = int(meta.get("history", 2))
         prefix = meta.get("prefix")
         instruction = traj.task.get("instruction", "")
+        chat = meta.get("prompt_style") == "conversation"
+        system = meta.get("system_prompt")
+        msgs: list[tuple[str, str]] = [("system", system)] if system else []
         hist: list[tuple[str, str]] = []
         for k, s in enumerate(traj.steps):
             if s.response_ids is None:
                 raise ValueError(f"trajectory {ti} step {k} has no response_ids (not a model rollout record)")
-            user_text = build_user_text(family, instruction, hist[len(hist) - history:] if history else [],
-                                        s.observation, s.admissible_actions)
+            user_text: str
+            if chat:
+                msgs.append(("user", chat_user_message(family, instruction, k, s.observation, s.admissible_actions)))
+                user_text = ChatPrompt(msgs, cap)
+                msgs.append(("assistant", s.response or ""))
+            else:
+                user_text = build_user_text(family, instruction, hist[len(hist) - history:] if history else [],
+                                            s.observation, s.admissible_actions)
+                if system:
+                    user_text = ChatPrompt([("system", system), ("user", user_text)], cap)
             fmt = True if s.format_valid is None else bool(s.format_valid)
             out.append(TurnSample(
                 prompt_ids=fit_prompt(encode_prompt(tokenizer, user_text, privileged=prefix), cap, tokenizer),
@@ -214,7 +240,9 @@ def replay(trajectories: Sequence[Trajectory], env_factory: Any) -> ReplayResult
             if abs(float(r) - s.reward) > 1e-9 or bool(info["action_valid"]) != bool(s.action_valid):
                 problems.append(f"step {k}: reward/validity differs")
                 break
-        if not problems and (obs != traj.final_observation or bool(info["won"]) != traj.won):
+        # an episode ended by its token budget is a failure whatever the env said of its last step
+        won_ok = bool(info["won"]) == traj.won or bool((traj.meta or {}).get("token_budget_exceeded"))
+        if not problems and (obs != traj.final_observation or not won_ok):
             problems.append("final observation/outcome differs")
         if problems:
             res.mismatches.append(f"trajectory {ti} ({traj.task.get('task_id')}): {problems[0]}")

@@ -2,8 +2,10 @@
 
 A checkpoint is a folder `checkpoints/step_000N/` holding the policy (a normal HF directory, so it can
 be evaluated or served on its own), the optimizer and scheduler state, the RNG states, the skill-store
-state and the trainer state (step, metrics so far). It is written to a temporary folder and renamed
-into place, so a crash mid-write never leaves a half checkpoint that `latest()` would pick.
+state and the trainer state (step, metrics so far); a LoRA run adds `adapter.safetensors`, the adapter
+weights that a resume loads (its policy folder holds the merged weights). It is written to a temporary
+folder and renamed into place, so a crash mid-write never leaves a half checkpoint that `latest()` would
+pick.
 
 Loading one never runs code from it (run folders get shared): weights are safetensors, the RNG states
 JSON and safetensors, and the optimizer state is read with `torch.load(weights_only=True)`, which
@@ -28,6 +30,8 @@ from safetensors.torch import load_file, save_file
 from agentgym.core.errors import AgentGymError
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
+#: a LoRA run's adapter weights, beside the policy folder (not in it: servers load every *.safetensors there)
+ADAPTER_FILE = "adapter.safetensors"
 
 
 def rng_state() -> dict[str, Any]:
@@ -112,8 +116,9 @@ def latest(run_dir: str | Path) -> Path | None:
 
 def save(run_dir: str | Path, step: int, *, model, tokenizer, optim_state: dict[str, Any] | None,
          trainer_state: dict[str, Any], skills_state: dict[str, Any] | None, keep: int = 2,
-         save_model_fn=None) -> Path:
-    """Write a checkpoint atomically; keep the newest `keep` checkpoints."""
+         save_model_fn=None, adapter: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write a checkpoint atomically; keep the newest `keep` checkpoints. `adapter`: a LoRA run's
+    adapter weights (safetensors, like everything a resume reads)."""
     final = checkpoint_dir(run_dir, step)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -123,6 +128,8 @@ def save(run_dir: str | Path, step: int, *, model, tokenizer, optim_state: dict[
     else:
         model.save_pretrained(tmp / "policy", safe_serialization=True)
     tokenizer.save_pretrained(tmp / "policy")
+    if adapter is not None:
+        save_file(adapter, str(tmp / ADAPTER_FILE))
     if optim_state is not None:
         torch.save(optim_state, tmp / "optimizer.pt")
     _save_rng(tmp)
@@ -141,6 +148,7 @@ def load(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     return {
         "policy_dir": path / "policy",
+        "adapter_file": path / ADAPTER_FILE,
         "optim_state": _load_optimizer(path / "optimizer.pt") if (path / "optimizer.pt").exists() else None,
         "rng": _load_rng(path),
         "skills": json.loads((path / "skills.json").read_text()),

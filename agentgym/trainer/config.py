@@ -9,6 +9,7 @@ tasks per step; a small step budget).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
 import os
@@ -23,7 +24,9 @@ from typing import Any
 
 import yaml
 
+from agentgym.backends.base import AGGREGATIONS
 from agentgym.core.errors import AgentGymError
+from agentgym.rollout.prompts import PROMPT_STYLES
 from agentgym.skills.retrievers import STRATEGIES as SKILL_STRATEGIES
 
 #: Episode reward per env family: R = scale * won (method.md section 3), and the invalid-action penalty.
@@ -44,6 +47,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "top_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "max_new_tokens": (lambda v: v >= 1, ">= 1"),
     "history": (lambda v: v >= 0, ">= 0 (past turns in the prompt)"),
+    "max_episode_tokens": (lambda v: v >= 1, ">= 1 (generated tokens per episode), or unset for no budget"),
     "env_step_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
     "reward_scale": (lambda v: v > 0, "> 0"),
     "invalid_penalty": (lambda v: v >= 0, ">= 0"),
@@ -53,6 +57,9 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "weight_decay": (lambda v: v >= 0, ">= 0"),
     "grad_clip": (lambda v: v >= 0, ">= 0 (0 disables clipping)"),
     "micro_batch_size": (lambda v: v >= 1, ">= 1"),
+    "ppo_epochs": (lambda v: v >= 1, ">= 1"),
+    "ppo_mini_batches": (lambda v: v >= 1, ">= 1"),
+    "tis_cap": (lambda v: v == 0 or v >= 1, "0 (off) or >= 1 (the cap of the importance weight)"),
     "skills_k": (lambda v: v >= 0, ">= 0"),
     "eval_episodes": (lambda v: v >= 0, ">= 0"),
     "eval_temperature": (lambda v: v >= 0, ">= 0"),
@@ -62,9 +69,14 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "keep_checkpoints": (lambda v: v >= 0, ">= 0 (0 keeps all)"),
     "zero_stage": (lambda v: v in (0, 1, 2, 3), "0-3"),
     "sglang_startup_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
+    "lora_rank": (lambda v: v >= 0, ">= 0 (0: no LoRA, full fine-tuning)"),
+    "lora_alpha": (lambda v: v > 0, "> 0"),
+    "lora_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
 }
 
 #: Flags the SGLang launcher sets itself (agentgym/engines/sglang.py); sglang_args must not repeat them.
+#: ppo_epochs x ppo_mini_batches past this is refused: later updates would train on a stale batch
+MAX_UPDATES_PER_BATCH = 16
 _SGLANG_OWN_FLAGS = ("--model-path", "--host", "--port")
 
 
@@ -84,6 +96,14 @@ class TrainConfig:
     top_p: float = 1.0
     max_new_tokens: int = 48
     history: int | None = None  # None: per env (2 ALFWorld/WebShop, 4 Search-QA)
+    # prompts for instruct models (docs/training.md, "Prompts for instruct models"); the defaults are the
+    # prompts the default policies were trained on
+    #: "step": each turn one fresh user message (task, last `history` turns, now); "conversation": the
+    #: episode as one chat, turn k's prompt the chat template of the messages so far (history unused)
+    prompt_style: str = "step"
+    system_prompt: str | None = None  # a system message first in every prompt (student and teacher)
+    #: generated tokens an episode may spend over all its turns; past it the episode ends as a failure
+    max_episode_tokens: int | None = None
     #: time limit of one env reset/step; past it that episode ends as an env fault (docs/training.md)
     env_step_timeout_s: float = 60.0
     #: drop the groups whose episodes all won or all lost before the update (logged as
@@ -101,8 +121,24 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     micro_batch_size: int = 16  # samples per forward/backward chunk (memory, not maths): 16 peaked 0.8 GB lower than 64 and ran as fast
+    #: PPO updates per rollout batch = ppo_epochs x ppo_mini_batches (1 x 1, the paper's: one update,
+    #: ratio 1, the clip never acts). With more, old log-probs come from one no-grad pass of the
+    #: sampling weights before the first update and the clip bounds how far later updates move.
+    ppo_epochs: int = 1
+    ppo_mini_batches: int = 1
+    #: truncated importance sampling: weight each token's policy-gradient term by
+    #: min(pi_trainer / pi_engine, tis_cap) for the engine-trainer mismatch; 0 = off
+    tis_cap: float = 0.0
+    loss_agg: str = "token-mean"  # token-mean | seq-mean-token-mean | seq-mean-token-sum (backends/base.py)
     bf16: bool = True  # bf16 autocast in the training and scoring forwards (CPU and GPU); master weights fp32
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    # memory: activation checkpointing and LoRA (docs/training.md, "LoRA and gradient checkpointing")
+    gradient_checkpointing: bool = False  # recompute each layer's activations in backward (same gradients, less memory)
+    #: LoRA adapters through peft (`pip install 'agentgym[lora]'`): the rank of B @ A; 0 = off (full fine-tuning)
+    lora_rank: int = 0
+    lora_alpha: float = 16.0  # the adapter's scale is lora_alpha / lora_rank
+    lora_dropout: float = 0.0
+    lora_target_modules: str = "all-linear"  # peft's all linear layers but the head, or names: "q_proj,v_proj"
     # skills (teacher context c+)
     skills: str = "keyword"  # random | keyword | ucb | embedding
     skills_k: int = 2
@@ -169,10 +205,41 @@ class TrainConfig:
         self._validate_sglang_launch()
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise AgentGymError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+        if self.loss_agg not in AGGREGATIONS:
+            raise AgentGymError(f"unknown loss_agg {self.loss_agg!r}; valid: {', '.join(AGGREGATIONS)}")
+        if self.ppo_epochs * self.ppo_mini_batches > MAX_UPDATES_PER_BATCH:
+            raise AgentGymError(f"ppo_epochs x ppo_mini_batches = {self.ppo_epochs * self.ppo_mini_batches} updates per "
+                                f"rollout batch; past {MAX_UPDATES_PER_BATCH} the batch is too stale (off-policy) for "
+                                "the clip to bound: sample more often instead")
         if self.skills not in SKILL_STRATEGIES:
             raise AgentGymError(f"unknown skill retrieval strategy {self.skills!r}; valid: {', '.join(SKILL_STRATEGIES)}")
+        self._validate_lora()
         if self.model is not None and not Path(self.model).is_dir():
             raise AgentGymError(f"--model {self.model!r} is not a directory (a Hugging Face model folder)")
+        self._validate_prompts()
+
+    def _validate_prompts(self) -> None:
+        """A known prompt style, a system prompt with text in it, and, where the model folder is known, a
+        chat template for the options that render chats (checked here, before any model is loaded)."""
+        if self.prompt_style not in PROMPT_STYLES:
+            raise AgentGymError(f"unknown prompt_style {self.prompt_style!r}; valid: {', '.join(PROMPT_STYLES)}")
+        if self.system_prompt is not None and not self.system_prompt.strip():
+            raise AgentGymError("system_prompt is empty; leave it unset for no system message")
+        if self.model is None or (self.prompt_style == "step" and self.system_prompt is None):
+            return
+        if not _has_chat_template(Path(self.model)):
+            what = f"prompt_style {self.prompt_style}" if self.prompt_style != "step" else "system_prompt"
+            raise AgentGymError(f"{what} renders prompts through the tokenizer's chat template, and the tokenizer in "
+                                f"{self.model} has none (no chat_template in tokenizer_config.json, no "
+                                "chat_template.jinja); use an instruct model's folder")
+
+    def _validate_lora(self) -> None:
+        """Target names that are names, and peft present, before a default policy is built for nothing."""
+        if not self.lora_target_modules.strip() or not all(n.strip() for n in self.lora_target_modules.split(",")):
+            raise AgentGymError(f"lora_target_modules must be 'all-linear' or comma-separated module names (e.g. "
+                                f"q_proj,v_proj), got {self.lora_target_modules!r}")
+        if self.lora_rank > 0 and importlib.util.find_spec("peft") is None:
+            raise AgentGymError("lora_rank > 0 needs peft, which is not installed: pip install 'agentgym[lora]'")
 
     def _validate_sglang_launch(self) -> None:
         """The launch fields: only with engine sglang and no URL, parseable, free of the flags the
@@ -201,6 +268,11 @@ class TrainConfig:
         if bad:
             raise AgentGymError(f"sglang_env key {bad[0]!r} is not an environment variable name")
 
+    def prompt_options(self) -> dict[str, Any]:
+        """The prompt arguments of `collect` and `evaluate`, so training and evaluation prompt alike."""
+        return {"prompt_style": self.prompt_style, "system_prompt": self.system_prompt,
+                "max_episode_tokens": self.max_episode_tokens}
+
     def sglang_launch(self) -> dict[str, Any]:
         """The SGLangEngine arguments that launch a server as this config says (none for a URL)."""
         if self.sglang_url is not None:
@@ -223,6 +295,20 @@ class TrainConfig:
 
     def dump(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _has_chat_template(folder: Path) -> bool:
+    """Whether a model folder's tokenizer files hold a chat template (read from the files, so that a bad
+    option is refused before the model loads; an unreadable config is left to the tokenizer loader)."""
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    try:
+        cfg = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
+    return isinstance(cfg, dict) and bool(cfg.get("chat_template"))
 
 
 def env_family(env: str) -> str:

@@ -85,12 +85,14 @@ def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, s
              episodes: int = 64, temperature: float = 0.4, max_new_tokens: int = 48, history: int | None = None,
              with_skills: bool = False, skill_store=None, seed: int = 12345, max_workers: int = 1,
              step_timeout_s: float | None = STEP_TIMEOUT_S, max_prompt_tokens: int | None = None,
-             log: Callable[[str], None] | None = None) -> EvalResult:
+             log: Callable[[str], None] | None = None, prompt_style: str = "step", system_prompt: str | None = None,
+             max_episode_tokens: int | None = None) -> EvalResult:
     """Success, score and per-task-type table of `engine`'s policy on `episodes` tasks spread over the panel.
 
     `history` None: the env family's own prompt history (what its policies are trained with). An
     episode that the env faults on (raises, returns garbage, runs past `step_timeout_s`) counts as a
-    failure and in `env_failures`; the evaluation itself goes on (see `agentgym.rollout.collector`)."""
+    failure and in `env_failures`; the evaluation itself goes on (see `agentgym.rollout.collector`).
+    The prompt options are the collector's: evaluate a policy the way it was trained."""
     import agentgym
     from agentgym.engines.base import SamplingParams
 
@@ -110,7 +112,8 @@ def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, s
     sampling = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens, stop=(), seed=seed)
     batch = collect(engine, env_id, tasks, 1, sampling, env_kwargs={**env_kwargs, "split": split},
                     skill_block_fn=skill_block_fn, history=history, max_workers=max_workers,
-                    step_timeout_s=step_timeout_s, max_prompt_tokens=max_prompt_tokens, log=log)
+                    step_timeout_s=step_timeout_s, max_prompt_tokens=max_prompt_tokens, log=log,
+                    prompt_style=prompt_style, system_prompt=system_prompt, max_episode_tokens=max_episode_tokens)
     trajs = batch.trajectories
     per: dict[str, list] = defaultdict(list)
     for t in trajs:

@@ -29,6 +29,14 @@ import numpy as np
 import torch
 
 from agentgym.core.errors import AgentGymError
+from agentgym.models.lora import (
+    LoraSettings,
+    adapter_names,
+    adapter_state_dict,
+    add_lora,
+    enable_gradient_checkpointing,
+    merged_state_dict,
+)
 from agentgym.trainer import checkpoint as ckpt
 from agentgym.trainer.config import TrainConfig, env_family, resolve_env_id
 from agentgym.trainer.scoring import response_logprobs
@@ -128,8 +136,17 @@ class Trainer:
         # ZeRO-3 partitions the weights, which cannot generate: rollouts use a full copy, synced each step
         zero3 = self.cfg.deepspeed and self.cfg.zero_stage == 3
         self.gen_model = copy.deepcopy(self.model).requires_grad_(False) if zero3 else self.model
+        # the memory options act on the trained policy only, after the copies above: the reference stays
+        # the base policy, the ZeRO-3 copy a plain model that is sent merged weights (`_policy_state`)
+        if self.cfg.gradient_checkpointing:
+            enable_gradient_checkpointing(self.model)
+        self.lora = self.cfg.lora_rank > 0
+        if self.lora:  # in place: the learner, the teacher pass and the HF engine all see base + adapter
+            add_lora(self.model, LoraSettings(self.cfg.lora_rank, self.cfg.lora_alpha, self.cfg.lora_dropout,
+                                              self.cfg.lora_target_modules), seed=self.cfg.seed)
+        # the schedule advances per optimizer update; warm-up is counted in training steps
         optim = OptimConfig(lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, grad_clip=self.cfg.grad_clip,
-                            warmup_steps=self.cfg.warmup_steps)
+                            warmup_steps=self.cfg.warmup_steps * self.cfg.ppo_epochs * self.cfg.ppo_mini_batches)
         ctx = getattr(self.model.config, "max_position_embeddings", None)
         #: prompts (student and teacher) are cut to this: the context minus the response cap
         self.max_prompt_tokens = int(ctx) - self.cfg.max_new_tokens if ctx else None
@@ -165,7 +182,7 @@ class Trainer:
     def train_step(self) -> dict[str, Any]:
         from agentgym.engines.base import SamplingParams
         from agentgym.rollout.collector import collect
-        from agentgym.runtime import trim_heap
+        from agentgym.runtime import peak_memory_gb, trim_heap
         from agentgym.skills import render_context
 
         cfg, step = self.cfg, self.step
@@ -180,7 +197,7 @@ class Trainer:
                                   stop=(), seed=sseed)  # stop=(): the env family's closing tags
         batch = collect(self.engine, self.env_id, tasks, cfg.group_size, sampling, env_kwargs={**cfg.env_kwargs, "split": self.train_split},
                         skill_block_fn=block_fn, history=cfg.history, step_timeout_s=cfg.env_step_timeout_s,
-                        max_prompt_tokens=self.max_prompt_tokens, log=self.log)
+                        max_prompt_tokens=self.max_prompt_tokens, log=self.log, **cfg.prompt_options())
         self._stop_if_most_failed(batch, step)
         metrics: dict[str, Any] = {"step": step, **self._rollout_metrics(batch), "time_rollout": time.perf_counter() - t0}
         samples = complete_groups(batch.samples)
@@ -195,6 +212,7 @@ class Trainer:
                 self.skills.update(self._task_of(tid, tasks), skills_of[tid], float(traj.won))
         trim_heap()  # varying batch shapes fragment the heap (agentgym.runtime)
         metrics["time_step"] = time.perf_counter() - t0
+        metrics["mem_peak_gb"] = peak_memory_gb(self.device)
         return metrics
 
     def _stop_if_most_failed(self, batch, step: int) -> None:
@@ -212,18 +230,13 @@ class Trainer:
                                 f"so the run stops (first: {first}){hint}")
 
     def update(self, samples: list, context_of: dict[str, str], step: int) -> dict[str, Any]:
-        """Rewards, advantages, teacher/reference scoring, the backend loss and one optimizer step.
+        """Rewards, advantages, teacher/reference scoring, the backend loss and the optimizer updates.
 
-        `context_of[task_id]` is the c+ block of each task (needed when the backend has a teacher)."""
-        from agentgym.backends.base import TokenBatch, is_finite, nonfinite_keys, zero_loss
-        from agentgym.distributed import (
-            all_ranks_true,
-            combine_metrics,
-            max_across_ranks,
-            reduce_metrics,
-            token_mean_denominator,
-        )
-        from agentgym.rollout.prompts import encode_prompt, fit_prompt
+        One update per batch by default (the paper's). With `ppo_epochs` x `ppo_mini_batches` > 1 the
+        batch is shuffled each epoch and split into mini-batches, one optimizer update each; old
+        log-probs, teacher and reference log-probs are all scored once, before the first update, by the
+        weights that sampled the batch. `context_of[task_id]` is the c+ block of each task."""
+        from agentgym.distributed import all_ranks_true, combine_metrics, max_across_ranks, reduce_metrics
 
         cfg = self.cfg
         t0 = time.perf_counter()
@@ -235,40 +248,95 @@ class Trainer:
             return {"skipped": True}
         rewards = [cfg.reward_scale * float(s.won) for s in samples]
         adv = self.backend.advantages(rewards, [s.action_valid for s in samples], [s.group_id for s in samples])
-
-        n_tokens = sum(len(s.response_ids) for s in samples)
-        denom = token_mean_denominator(n_tokens)
-        mbs = cfg.micro_batch_size
-        chunks = [samples[lo : lo + mbs] for lo in range(0, len(samples), mbs)]
-        n_chunks = max_across_ranks(len(chunks))  # every rank runs as many micro-batches (collectives)
-        t_teacher = t_ref = 0.0
+        n_updates = cfg.ppo_epochs * cfg.ppo_mini_batches
+        self.model.train()
+        fixed, t_teacher, t_ref = self._score_fixed(samples, context_of, old=n_updates > 1)
+        # every rank runs as many updates, none of them empty: at most as many mini-batches as samples
+        n_mb = min(cfg.ppo_mini_batches, -max_across_ranks(-len(samples)))
         parts: list[tuple[float, dict[str, float]]] = []
+        norms: list[float] = []
+        for epoch in range(cfg.ppo_epochs):
+            order = np.arange(len(samples))
+            if n_updates > 1:
+                order = np.random.default_rng([cfg.seed, step, epoch, 11]).permutation(len(samples))
+            for mb in np.array_split(order, n_mb):
+                norm = self._one_update([int(i) for i in mb], samples, adv, fixed, step, parts, first_epoch=epoch == 0)
+                if norm is not None:
+                    norms.append(norm)
+        n_tokens = sum(len(s.response_ids) for s in samples)
+        sums = reduce_metrics(combine_metrics(parts), weight=float(n_tokens)) if parts else {}
+        gap = sums.get("engine_logp_gap", 0.0)
+        if gap > ENGINE_LOGP_GAP_WARN:
+            warnings.warn(f"step {step + 1}: the engine's log-probs of the sampled tokens are {gap:.2f} nats per token "
+                          f"from the trainer's (warns past {ENGINE_LOGP_GAP_WARN}): the engine sampled from other "
+                          "weights (a stale or mismatched server?)", stacklevel=2)
+        out = {
+            **sums, "lr": self.learner.lr, "grad_norm": sum(norms) / len(norms) if norms else float("nan"),
+            "skipped": not norms, "samples": len(samples), "response_tokens": n_tokens,
+            "time_teacher": t_teacher, "time_ref": t_ref, "time_update": time.perf_counter() - t0,
+        }
+        if n_updates > 1:
+            out["ppo_updates"] = len(norms)
+        return out
+
+    def _score_fixed(self, samples: list, context_of: dict[str, str], *, old: bool) -> tuple[dict[str, list], float, float]:
+        """Per-sample log-probs that stay fixed through the step's updates, scored without gradient:
+        the teacher's (c+ prepended, when the backend has one), the reference policy's (when it has a KL)
+        and, with `old`, the sampling weights' own (PPO's old log-probs). Chunked as the updates are."""
+        from agentgym.rollout.prompts import encode_prompt, fit_prompt
+
+        fixed: dict[str, list] = {"teacher": [], "ref": [], "old": []}
+        t_teacher = t_ref = 0.0
+        mbs = self.cfg.micro_batch_size
+        for lo in range(0, len(samples), mbs):
+            chunk = samples[lo : lo + mbs]
+            prompts, responses = [s.prompt_ids for s in chunk], [s.response_ids for s in chunk]
+            with torch.no_grad():
+                if self.backend.needs_teacher:
+                    ts = time.perf_counter()
+                    t_prompts = [fit_prompt(encode_prompt(self.tokenizer, s.user_text, privileged=context_of[s.task_id]),
+                                            self.max_prompt_tokens, self.tokenizer) for s in chunk]
+                    fixed["teacher"] += _rows(response_logprobs(self.learner.model, t_prompts, responses,
+                                                                pad_id=self.pad_id, bf16=self.cfg.bf16))
+                    t_teacher += time.perf_counter() - ts
+                if self.ref_model is not None:
+                    ts = time.perf_counter()
+                    fixed["ref"] += _rows(response_logprobs(self.ref_model, prompts, responses, pad_id=self.pad_id,
+                                                            bf16=self.cfg.bf16))
+                    t_ref += time.perf_counter() - ts
+                if old:
+                    fixed["old"] += _rows(response_logprobs(self.learner.model, prompts, responses, pad_id=self.pad_id,
+                                                            bf16=self.cfg.bf16))
+        return fixed, t_teacher, t_ref
+
+    def _one_update(self, idx: list[int], samples: list, adv: torch.Tensor, fixed: dict[str, list], step: int,
+                    parts: list, *, first_epoch: bool) -> float | None:
+        """One optimizer update on the samples `idx` (a mini-batch), micro-batch by micro-batch; appends
+        each micro-batch's (tokens, metrics) to `parts`; the grad norm, or None when it was skipped."""
+        from agentgym.backends.base import TokenBatch, is_finite, nonfinite_keys, zero_loss
+        from agentgym.distributed import all_ranks_true, max_across_ranks, token_mean_denominator
+
+        cfg = self.cfg
+        mbs = cfg.micro_batch_size
+        chunks = [idx[lo : lo + mbs] for lo in range(0, len(idx), mbs)]
+        denom = token_mean_denominator(sum(len(samples[i].response_ids) for i in idx))
+        seq_denom = token_mean_denominator(len(idx)) if cfg.loss_agg != "token-mean" else None
+        n_chunks = max_across_ranks(len(chunks))  # every rank runs as many micro-batches (collectives)
         finite = True
         self.learner.zero_grad()
-        self.model.train()
         for ci in range(n_chunks):
-            chunk = chunks[min(ci, len(chunks) - 1)]
-            lo = min(ci, len(chunks) - 1) * mbs
-            prompts = [s.prompt_ids for s in chunk]
-            responses = [s.response_ids for s in chunk]
-            teacher_logp = ref_logp = None
-            if self.backend.needs_teacher:
-                ts = time.perf_counter()
-                t_prompts = [fit_prompt(encode_prompt(self.tokenizer, s.user_text, privileged=context_of[s.task_id]),
-                                        self.max_prompt_tokens, self.tokenizer) for s in chunk]
-                with torch.no_grad():
-                    teacher_logp, _, _ = response_logprobs(self.learner.model, t_prompts, responses, pad_id=self.pad_id, bf16=cfg.bf16)
-                t_teacher += time.perf_counter() - ts
-            if self.ref_model is not None:
-                ts = time.perf_counter()
-                with torch.no_grad():
-                    ref_logp, _, _ = response_logprobs(self.ref_model, prompts, responses, pad_id=self.pad_id, bf16=cfg.bf16)
-                t_ref += time.perf_counter() - ts
-            logp, entropy, mask = response_logprobs(self.learner.model, prompts, responses, pad_id=self.pad_id,
+            rows = chunks[min(ci, len(chunks) - 1)]
+            chunk = [samples[i] for i in rows]
+            logp, entropy, mask = response_logprobs(self.learner.model, [s.prompt_ids for s in chunk],
+                                                    [s.response_ids for s in chunk], pad_id=self.pad_id,
                                                     with_entropy=self.backend.needs_entropy, bf16=cfg.bf16)
-            # one update per step: the sampling policy is the current policy, so old_logp = logp (ratio 1)
-            tb = TokenBatch(logp=logp, old_logp=logp.detach(), mask=mask, advantages=adv[lo : lo + len(chunk)].to(logp.device),
-                            ref_logp=ref_logp, teacher_logp=teacher_logp, entropy=entropy, denom=denom)
+            # one update per batch: the sampling policy is the current one, so old_logp = logp (ratio 1)
+            old = _stack([fixed["old"][i] for i in rows], logp) if fixed["old"] else logp.detach()
+            tb = TokenBatch(logp=logp, old_logp=old, mask=mask, advantages=adv[rows].to(logp.device),
+                            ref_logp=_stack([fixed["ref"][i] for i in rows], logp) if fixed["ref"] else None,
+                            teacher_logp=_stack([fixed["teacher"][i] for i in rows], logp) if fixed["teacher"] else None,
+                            entropy=entropy, denom=denom, agg=cfg.loss_agg, seq_denom=seq_denom,
+                            is_weight=tis_weights(old, mask, chunk, cfg.tis_cap) if cfg.tis_cap else None)
             loss, m = self.backend.loss(tb, step)
             ok = all_ranks_true(is_finite(loss, m))
             if not ok:
@@ -279,24 +347,17 @@ class Trainer:
             if not ok or ci >= len(chunks):  # padding micro-batch or non-finite: same collectives, zero gradient
                 loss = zero_loss(tb)
             else:
-                parts.append((float(mask.sum()), {**m, "engine_logp_gap": engine_logp_gap(logp, mask, chunk)}))
+                extra = {"engine_logp_gap": engine_logp_gap(logp, mask, chunk)} if first_epoch else {}
+                if tb.is_weight is not None:
+                    w = tb.is_weight[mask.bool()]
+                    extra.update(tis_weight_mean=float(w.mean()) if w.numel() else 1.0,
+                                 tis_capped_frac=float((w >= cfg.tis_cap).float().mean()) if w.numel() else 0.0)
+                parts.append((float(mask.sum()), {**m, **extra}))
             self.learner.backward(loss, last=ci == n_chunks - 1)
-        grad_norm = None
         if finite:
-            grad_norm = self.learner.step()
-        else:
-            self.learner.zero_grad()
-        sums = reduce_metrics(combine_metrics(parts), weight=float(n_tokens)) if parts else {}
-        gap = sums.get("engine_logp_gap", 0.0)
-        if gap > ENGINE_LOGP_GAP_WARN:
-            warnings.warn(f"step {step + 1}: the engine's log-probs of the sampled tokens are {gap:.2f} nats per token "
-                          f"from the trainer's (warns past {ENGINE_LOGP_GAP_WARN}): the engine sampled from other "
-                          "weights (a stale or mismatched server?)", stacklevel=2)
-        return {
-            **sums, "lr": self.learner.lr, "grad_norm": grad_norm if grad_norm is not None else float("nan"),
-            "skipped": not finite or grad_norm is None, "samples": len(samples), "response_tokens": n_tokens,
-            "time_teacher": t_teacher, "time_ref": t_ref, "time_update": time.perf_counter() - t0,
-        }
+            return self.learner.step()
+        self.learner.zero_grad()
+        return None
 
     @staticmethod
     def _task_of(task_id: str, tasks: list):
@@ -318,6 +379,8 @@ class Trainer:
             "env_timeouts": batch.stats.env_timeouts,
             **({"env_errors": [f.line() for f in batch.failures[:10]]} if batch.failures else {}),
             "prompt_truncated": batch.stats.prompt_truncated,
+            "prompt_mismatch": batch.stats.prompt_mismatch,  # conversation turns off the sampled tokens
+            "episodes_over_budget": batch.stats.episodes_over_budget,  # max_episode_tokens failures
         }
 
     def _sync_engine(self) -> None:
@@ -327,13 +390,22 @@ class Trainer:
             self._save_policy(path)
             self.engine.update_weights(path)
         elif self.gen_model is not self.model:
-            self.gen_model.load_state_dict(self.learner.full_state_dict())
+            self.gen_model.load_state_dict(self._policy_state())
         else:
             self.engine.update_weights(self.gen_model)
 
+    def _policy_state(self) -> dict[str, torch.Tensor]:
+        """The full policy weights as CPU tensors under the base model's names; with LoRA the adapters are
+        merged in, so whatever leaves the trainer (a saved policy, a server, the ZeRO-3 generation copy)
+        is a plain Hugging Face state dict. Under ZeRO-3 all ranks must call (it gathers)."""
+        if not self.lora:
+            return self.learner.full_state_dict()
+        with self.learner.gathered():
+            return merged_state_dict(self.learner.module)
+
     def _save_policy(self, path: Path) -> None:
         """The full policy as a Hugging Face directory (all ranks take part: ZeRO-3 gathers)."""
-        state = self.learner.full_state_dict()
+        state = self._policy_state()
         if self.is_main:
             self.learner.module.save_pretrained(path, state_dict=state, safe_serialization=True)
             self.tokenizer.save_pretrained(path)
@@ -350,14 +422,18 @@ class Trainer:
                         max_new_tokens=self.cfg.max_new_tokens, history=self.cfg.history,
                         with_skills=with_skills, skill_store=self.skills if with_skills else None,
                         step_timeout_s=self.cfg.env_step_timeout_s, max_prompt_tokens=self.max_prompt_tokens,
-                        log=self.log)
+                        log=self.log, **self.cfg.prompt_options())
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self) -> Path | None:
         ds = self.cfg.deepspeed
         if ds:  # DeepSpeed writes its own (sharded) optimizer state on every rank
             self.learner.engine.save_checkpoint(str(self.run_dir / "deepspeed"), tag=f"step_{self.step:06d}")
-        state = self.learner.full_state_dict()
+        state = self._policy_state()  # merged with LoRA: the checkpoint's policy is a plain HF directory
+        adapter = None
+        if self.lora:  # the adapter itself is what a resume loads (the base weights come from init_model)
+            with self.learner.gathered():
+                adapter = adapter_state_dict(self.learner.module)
         if not self.is_main:
             return None
         optim_state = None if ds else {"optimizer": self.learner.optimizer.state_dict(),
@@ -368,6 +444,7 @@ class Trainer:
             trainer_state={"step": self.step, "history": self.history, "init_model": str(self.init_model_path),
                            "config": self.cfg.to_dict()},
             skills_state=self.skills.state_dict() if self.skills is not None else None, keep=self.cfg.keep_checkpoints,
+            adapter=adapter,
         )
 
     def resume(self) -> bool:
@@ -382,7 +459,9 @@ class Trainer:
         for path in found:
             try:
                 state = ckpt.load(path)
-                weights = load_file(str(state["policy_dir"] / "model.safetensors"))
+                self._check_lora_options(path, state["trainer_state"])  # a refusal, not a torn checkpoint
+                # LoRA: the adapter alone (the policy folder holds merged weights, for eval and serving)
+                weights = load_file(str(state["adapter_file"] if self.lora else state["policy_dir"] / "model.safetensors"))
                 break
             except (SafetensorError, OSError, ValueError) as e:  # torn; a refusal (AgentGymError) propagates
                 warnings.warn(f"checkpoint {path.name} is unreadable ({str(e).splitlines()[0][:200]}); "
@@ -409,7 +488,9 @@ class Trainer:
             raise AgentGymError(f"checkpoint {path} was trained from {was[1]}, not {self.init_model_path}; resume it with "
                                 "that model, or use a new --out")
         missing, unexpected = self.learner.module.load_state_dict(weights, strict=False)
-        if unexpected or [k for k in missing if "lm_head" not in k]:
+        trained = adapter_names(self.learner.module) if self.lora else None  # LoRA: the base is init_model's
+        lost = [k for k in missing if (k in trained if trained is not None else "lm_head" not in k)]
+        if unexpected or lost:
             raise AgentGymError(f"checkpoint {path} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
         if self.cfg.deepspeed:
             self.learner.engine.load_checkpoint(str(self.run_dir / "deepspeed"), tag=path.name)
@@ -417,7 +498,7 @@ class Trainer:
             self.learner.optimizer.load_state_dict(state["optim_state"]["optimizer"])
             self.learner.scheduler.load_state_dict(state["optim_state"]["scheduler"])
         if self.gen_model is not self.model:
-            self.gen_model.load_state_dict(self.learner.full_state_dict())
+            self.gen_model.load_state_dict(self._policy_state())
         if self.cfg.engine == "sglang":  # the server still holds the starting weights
             self._sync_engine()
         if self.skills is not None and state["skills"]:
@@ -427,6 +508,20 @@ class Trainer:
         self.step = int(ts["step"])
         self.history = list(ts["history"])
         return True
+
+    def _check_lora_options(self, path: Path, saved: dict[str, Any]) -> None:
+        """A checkpoint holds full weights, or an adapter of one rank, scale and set of layers: resuming it
+        with other LoRA options would load weights that do not fit, or mean something else."""
+        keys = ("lora_rank", "lora_alpha", "lora_target_modules")
+        config = saved.get("config") or {}
+        was = {k: config.get(k, getattr(TrainConfig, k)) for k in keys}  # older checkpoints: no LoRA
+        now = {k: getattr(self.cfg, k) for k in keys}
+        if (was["lora_rank"] == 0 and now["lora_rank"] == 0) or was == now:
+            return
+        if was["lora_rank"] == 0:
+            raise AgentGymError(f"checkpoint {path} is a full fine-tuning run; resume it with lora_rank=0, or use a new --out")
+        opts = " ".join(f"--set {k}={was[k]}" for k in keys)
+        raise AgentGymError(f"checkpoint {path} is a LoRA run; resume it with {opts}, or use a new --out")
 
     def close(self) -> None:
         self.engine.close()
@@ -443,6 +538,35 @@ def engine_logp_gap(logp: torch.Tensor, mask: torch.Tensor, chunk: list) -> floa
             old[i, :k] = torch.tensor(s.old_logprobs[:k], dtype=old.dtype)
     n = float(mask.sum())
     return float(((logp.detach().float() - old.to(logp.device)).abs() * mask.to(logp.device)).sum()) / n if n else 0.0
+
+
+def tis_weights(old: torch.Tensor, mask: torch.Tensor, chunk: list, cap: float) -> torch.Tensor:
+    """Truncated importance weights min(exp(logp_old - logp_engine), cap) per response token [N, T].
+
+    The tokens were sampled by the engine, the loss treats them as samples of the trainer's policy; the
+    ratio corrects for the difference (kernels, bf16, a quantized server) and the cap bounds its
+    variance. A token the engine gave no log-prob for gets weight 1."""
+    eng = old.detach().clone()
+    for i, s in enumerate(chunk):
+        k = min(len(s.old_logprobs), eng.shape[1])
+        if k:
+            eng[i, :k] = torch.tensor(s.old_logprobs[:k], dtype=eng.dtype, device=eng.device)
+    w = torch.exp((old.detach() - eng).clamp(-20.0, 20.0)).clamp(max=cap)
+    return torch.where(mask.bool(), w, torch.ones_like(w))
+
+
+def _rows(scored: tuple) -> list[torch.Tensor]:
+    """The per-sample rows (valid tokens only) of a `response_logprobs` result."""
+    logp, _, mask = scored
+    return [logp[i, : int(mask[i].sum())].detach() for i in range(logp.shape[0])]
+
+
+def _stack(rows: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """Per-sample rows right-padded with zeros to the [N, T] shape of `like`."""
+    out = torch.zeros_like(like, dtype=like.dtype).detach()
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r.to(out.dtype)
+    return out
 
 
 def complete_groups(samples: list) -> list:
