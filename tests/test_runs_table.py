@@ -34,3 +34,16 @@ def test_runs_table_reports_each_change_and_the_mean_over_seeds(tmp_path, capsys
     assert rows[1]["significant"] is False  # +0.05 on 300 episodes each: inside the interval
     text = capsys.readouterr().out
     assert "unfinished" in text and "mean change over 2 runs: +0.075 ± 0.025" in text
+
+
+def test_a_torn_or_foreign_eval_file_reads_as_missing(tmp_path):
+    """EvalResult.load: what a resume and the runs table read; a torn write or another JSON is None."""
+    from agentgym.trainer.evaluate import EvalResult
+
+    ok = EvalResult("e", "test", 10, 0.4, False, 0.3, 0.3, 5.0, 1.0)
+    ok.save(tmp_path / "a.json")
+    assert EvalResult.load(tmp_path / "a.json") == ok
+    (tmp_path / "b.json").write_text('{"success": 0.')
+    (tmp_path / "c.json").write_text('[1, 2]')
+    (tmp_path / "d.json").write_text('{"success": 0.5}')
+    assert [EvalResult.load(tmp_path / n) for n in ("b.json", "c.json", "d.json", "none.json")] == [None] * 4

@@ -24,13 +24,7 @@ from agentgym.trainer.evaluate import EvalResult, change
 
 def _load(run: Path) -> tuple[dict, EvalResult | None, EvalResult | None]:
     cfg = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
-    out = []
-    for name in ("eval_before.json", "eval_after.json"):
-        try:
-            out.append(EvalResult(**json.loads((run / name).read_text())))
-        except (OSError, ValueError, TypeError):
-            out.append(None)
-    return cfg or {}, out[0], out[1]
+    return cfg or {}, EvalResult.load(run / "eval_before.json"), EvalResult.load(run / "eval_after.json")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,11 @@ model before and after training) are compared on an identical task panel.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agentgym.rollout.collector import STEP_TIMEOUT_S, collect
@@ -37,6 +39,20 @@ class EvalResult:
         from dataclasses import asdict
 
         return asdict(self)
+
+    def save(self, path: Path) -> None:
+        """As JSON (a run's eval_before.json / eval_after.json)."""
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> EvalResult | None:
+        """The result saved at `path`, or None when it is missing or not one (a torn write, another
+        format): callers then evaluate again or report the run unfinished, and never crash on it."""
+        try:
+            data = json.loads(path.read_text())
+            return cls(**data) if isinstance(data, dict) else None
+        except (OSError, ValueError, TypeError):
+            return None
 
 
 @dataclass

@@ -144,15 +144,14 @@ def _run(cfg: TrainConfig, trainer: Trainer, run_dir: Path, resume: bool, consol
         if main:
             console.print(f"resumed from step {trainer.step} ({run_dir / 'checkpoints'})")
             metrics_path.write_text("".join(json.dumps(m) + "\n" for m in trainer.history))
-        if (run_dir / "eval_before.json").is_file():
-            before = EvalResult(**json.loads((run_dir / "eval_before.json").read_text()))
+        before = EvalResult.load(run_dir / "eval_before.json")  # None: missing or torn
     else:
         metrics_path.unlink(missing_ok=True)
         if cfg.eval_episodes > 0 and main:  # rank 0 evaluates; the others wait at the first collective
             with console.status("evaluating the initial policy (no skills)"):
                 before = trainer.evaluate()
             if main:
-                (run_dir / "eval_before.json").write_text(json.dumps(before.to_dict(), indent=1))
+                before.save(run_dir / "eval_before.json")
                 console.print(f"before training: success {before.success:.3f}, score {before.score:.3f}")
     loggers = _Loggers(trainer.cfg, run_dir, main, start_step=trainer.step)
     columns = (TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
@@ -181,7 +180,7 @@ def _run(cfg: TrainConfig, trainer: Trainer, run_dir: Path, resume: bool, consol
         with console.status("evaluating the trained policy (no skills)"):
             after = trainer.evaluate()
         if main:
-            (run_dir / "eval_after.json").write_text(json.dumps(after.to_dict(), indent=1))
+            after.save(run_dir / "eval_after.json")
             loggers.log({"success": after.success, "score": after.score}, trainer.step, prefix="eval")
     loggers.close()
     trainer.close()
