@@ -34,6 +34,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentgym.core.errors import AgentGymError
+from agentgym.trainer.config import resolve_env_id
 from agentgym.trainer.evaluate import eval_indices
 
 #: Self-distillation diagnostics logged per step by the SD backends (docs/backends.md, "Metrics").
@@ -43,8 +44,9 @@ DIAG_LABELS = {"gate_mean": "gate mean", "gate_active_ratio": "gate active", "ga
 #: Fields the bench sets itself; a user override of them would break the comparison.
 BENCH_CONTROLLED = ("backend", "seed", "out_dir")
 #: Fields that may differ between a finished run and the plan without changing what the run measured
-#: (logging, checkpointing, and how the same maths is executed: device, processes, micro-batches, engine).
-_NOT_COMPARED = {"out_dir", "tensorboard", "wandb", "checkpoint_every", "keep_checkpoints", "device", "deepspeed",
+#: (logging, checkpointing, and how the same maths is executed: device, processes, micro-batches, engine;
+#: eval_every too: every step re-seeds from (seed, step), so evaluations between steps change no step).
+_NOT_COMPARED = {"out_dir", "tensorboard", "wandb", "checkpoint_every", "keep_checkpoints", "eval_every", "device", "deepspeed",
                  "zero_stage", "micro_batch_size", "engine", "sglang_url", "sglang_command", "sglang_args",
                  "sglang_env", "sglang_startup_timeout_s"}
 DEFAULT_BACKENDS = "grpo,grpo_opsd,sdar"
@@ -169,7 +171,12 @@ def eval_panel(cfg) -> dict[str, Any]:
 
 
 def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in cfg_dict.items() if k not in _NOT_COMPARED}
+    """The fields that decide what a run measured; the env by its id (`alfworld` is
+    `agentgym/ALFWorld-v0`: a run trained through `agentgym train --env alfworld` is the same run)."""
+    out = {k: v for k, v in cfg_dict.items() if k not in _NOT_COMPARED}
+    if isinstance(out.get("env"), str):
+        out["env"] = resolve_env_id(out["env"])
+    return out
 
 
 def check_same_config(run_dir: Path, planned) -> None:

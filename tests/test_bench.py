@@ -238,3 +238,21 @@ def test_paired_statistics():
     assert one["se"] is None and not one["significant"]
     s = mean_std([0.2, 0.4, None])
     assert s["n"] == 2 and s["mean"] == pytest.approx(0.3) and s["std"] == pytest.approx(0.1414, abs=1e-4)
+
+
+def test_a_run_trained_through_the_env_alias_and_other_eval_steps_is_the_same_run(tmp_path):
+    """`agentgym train --env alfworld` records the alias, the bench the id; intermediate evaluations
+    change no training step. Both are reused; a different learning rate is still refused."""
+    import yaml
+
+    from agentgym.bench import check_same_config
+    from agentgym.core.errors import AgentGymError
+    from agentgym.trainer.config import TrainConfig
+
+    run = tmp_path / "grpo-s0"
+    run.mkdir()
+    trained = TrainConfig(env="alfworld", backend="grpo", eval_every=0, out_dir=str(run)).resolved().to_dict()
+    (run / "config.yaml").write_text(yaml.safe_dump(trained))
+    check_same_config(run, TrainConfig(env="agentgym/ALFWorld-v0", backend="grpo", eval_every=20, out_dir="x"))
+    with pytest.raises(AgentGymError, match="lr=0.0001, the bench asks lr=0.001"):
+        check_same_config(run, TrainConfig(env="agentgym/ALFWorld-v0", backend="grpo", lr=1e-3, out_dir="x"))
