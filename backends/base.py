@@ -248,6 +248,12 @@ class Backend:
     def needs_entropy(self) -> bool:
         return False
 
+    @property
+    def needs_skills(self) -> bool:
+        """Whether the trainer must build a skill store (and so find the env a skill library): the
+        teacher's c+ or the student's own prompts use skills."""
+        return self.needs_teacher or self.student_sees_skills
+
     def advantages(self, rewards: Any, action_valid: Any, group_ids: Any) -> Tensor:
         """Per-turn-sample advantages [N] from episode rewards, action validity and group ids."""
         raise NotImplementedError

@@ -72,6 +72,16 @@ def _refuse_aliases(root: yaml.Node) -> None:
 _YAML_LOADER = _NoAliasLoader
 
 
+def _yaml_error_line(e: yaml.YAMLError) -> str:
+    """A YAML error as one line, with where it is (PyYAML's own text spans three or four lines)."""
+    problem = getattr(e, "problem", None)
+    mark = getattr(e, "problem_mark", None)
+    if not problem:
+        return " ".join(str(e).split())
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
+
+
 def env_name_from_id(env: str) -> str:
     """`agentgym/ALFWorld-v0` -> `alfworld`; a plain name (`WebShop`) is lower-cased the same way."""
     name = env.strip().rsplit("/", 1)[-1]
@@ -183,7 +193,7 @@ class SkillLibrary:
         try:
             data = yaml.load(text, Loader=_YAML_LOADER)  # a SafeLoader subclass: no tag runs code
         except yaml.YAMLError as e:
-            raise AgentGymError(f"skill library {source} is not valid YAML: {e}") from e
+            raise AgentGymError(f"skill library {source} is not valid YAML: {_yaml_error_line(e)}") from e
         except RecursionError:  # the pure-Python loader on deep nesting (libyaml has its own limit)
             raise AgentGymError(f"skill library {source} nests too deeply") from None
         return cls.from_dict(data, source=source, strict=strict)

@@ -86,6 +86,12 @@ class SkillStore:
                library_dir: str | None = None, **strategy_kwargs: Any) -> SkillStore:
         """`env` is an env name or id (`alfworld`, `agentgym/ALFWorld-v0`); options go to the strategy."""
         library = SkillLibrary.load(env_name_from_id(env), library_dir)
+        return cls.from_library(library, strategy, k=k, seed=seed, **strategy_kwargs)
+
+    @classmethod
+    def from_library(cls, library: SkillLibrary, strategy: str = "keyword", k: int = 2, seed: int = 0,
+                     **strategy_kwargs: Any) -> SkillStore:
+        """A store over a library already loaded (a user's file, or the one an env was registered with)."""
         return cls(library, make_retriever(strategy, library, k=k, seed=seed, **strategy_kwargs), strategy)
 
     @property

@@ -154,20 +154,24 @@ def _one_line(e: BaseException) -> str:
 # ---- training configs ------------------------------------------------------------------------------
 def check_train_config(cfg: Any) -> None:
     """What `load_config` cannot check without the env and the backend: backend options typed against the
-    backend's config, env options against the env's constructor, the splits, and B against the panel.
+    backend's config, env options against the env's constructor, the splits, B against the panel, and a
+    skill library for the backends that use skills.
 
     Runs before any model is built; it replaces `cfg.env_kwargs` / `cfg.backend_kwargs` by their typed
     values. Building the env here costs nothing later: panels and catalogs are cached in the process."""
     from agentgym.backends import get_backend
-    from agentgym.trainer.config import resolve_env_id
+    from agentgym.trainer.config import TRAIN_SKILL_LIBRARY_HOW, resolve_env_id, skill_library_for
 
     backend_cls_cfg = type(get_backend(cfg.backend).config)
     cfg.backend_kwargs = coerce_kwargs(backend_cls_cfg, cfg.backend_kwargs, "backend option")
     try:
-        get_backend(cfg.backend, **cfg.backend_kwargs)
+        backend = get_backend(cfg.backend, **cfg.backend_kwargs)
     except (TypeError, ValueError) as e:
         raise AgentGymError(f"bad backend option for {cfg.backend}: {_one_line(e)}") from e
     env_id = resolve_env_id(cfg.env)
+    if backend.needs_skills:  # read once here, and again by the trainer: a few KB, no code runs
+        skill_library_for(env_id, cfg.skill_library, needed_by=f"the {backend.name} backend",
+                          how=TRAIN_SKILL_LIBRARY_HOW)
     env, cfg.env_kwargs = make_env(env_id, cfg.env_kwargs)
     try:
         inner = env.unwrapped

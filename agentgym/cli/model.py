@@ -175,9 +175,10 @@ def _eval_table(env_id: str, model_dir: Path, episodes: int, env_kwargs: dict) -
     store = None
     try:
         from agentgym.skills import SkillStore
+        from agentgym.trainer.config import skill_library_for
 
-        store = SkillStore.create(env=env_id, strategy="keyword", k=2)
-    except Exception:
+        store = SkillStore.from_library(skill_library_for(env_id), strategy="keyword", k=2)
+    except Exception:  # an env without a skill library: the table has the no-skills row only
         pass
     for with_skills in (False, True):
         if with_skills and store is None:

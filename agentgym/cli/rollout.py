@@ -20,6 +20,8 @@ def rollout(
     top_p: float = typer.Option(1.0, min=0.0, max=1.0, help="top-p, in (0, 1]", callback=finite),
     max_new_tokens: int = typer.Option(48, min=1, help="response length cap"),
     with_skills: bool = typer.Option(False, help="show the retrieved skills (c+) to the policy"),
+    skill_library: str = typer.Option(None, help="skill library file (YAML or JSON) for --with-skills "
+                                      "(default: the env's own, or the packaged one)"),
     engine: str = typer.Option("hf", help="hf | sglang"),
     sglang_url: str = typer.Option(None, help="URL of a running SGLang server (engine sglang)"),
     workers: int = typer.Option(1, min=1, help="threads stepping envs in parallel"),
@@ -54,8 +56,10 @@ def rollout(
     probe.close()
     if with_skills:
         from agentgym.skills import SkillStore, render_context
+        from agentgym.trainer.config import skill_library_for
 
-        store = SkillStore.create(env=env_id, strategy="keyword", k=2, seed=seed)
+        library = skill_library_for(env_id, skill_library, needed_by="--with-skills", how="--skill-library PATH")
+        store = SkillStore.from_library(library, strategy="keyword", k=2, seed=seed)
     set_threads(threads)
     _quiet_transformers()
     if model is None:

@@ -30,6 +30,8 @@ def train(
     group_size: int = typer.Option(None, min=2, help="rollouts per task (G)"),
     lr: float = typer.Option(None, help="learning rate", callback=learning_rate),
     skills: str = typer.Option(None, help="teacher skill retrieval: random | keyword | ucb | embedding"),
+    skill_library: str = typer.Option(None, help="skill library file (YAML or JSON, docs/skills.md) for the "
+                                      "skill-using backends (default: the env's own, or the packaged one)"),
     eval_episodes: int = typer.Option(None, min=0, help="episodes of the before/after evaluation"),
     seed: int = typer.Option(None, min=0, help="random seed"),
     out: str = typer.Option(None, "--out", "-o", help="run folder (default runs/<env>-<backend>-s<seed>)"),
@@ -54,7 +56,8 @@ def train(
     from agentgym.trainer.config import load_config, resolve_env_id
 
     overrides = dict(backend=backend, env=env, model=model, steps=steps, tasks_per_step=tasks_per_step,
-                     group_size=group_size, lr=lr, skills=skills, eval_episodes=eval_episodes, seed=seed,
+                     group_size=group_size, lr=lr, skills=skills, skill_library=skill_library,
+                     eval_episodes=eval_episodes, seed=seed,
                      out_dir=out, bf16=bf16, deepspeed=deepspeed, zero_stage=zero_stage, engine=engine,
                      sglang_url=sglang_url, sglang_command=sglang_command, sglang_args=sglang_args)
     overrides.update(parse_kv(set_, "--set"))
@@ -96,6 +99,8 @@ def evaluate(
     greedy: bool = typer.Option(False, help="greedy decoding (overrides --temperature)"),
     with_skills: bool = typer.Option(False, help="put retrieved skills in the prompt (Skill-Prompt baseline)"),
     skills: str = typer.Option("keyword", help="retrieval strategy for --with-skills"),
+    skill_library: str = typer.Option(None, help="skill library file (YAML or JSON) for --with-skills "
+                                      "(default: the env's own, or the packaged one)"),
     seed: int = typer.Option(12345, min=0, help="sampling seed"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
     json_out: Path = typer.Option(None, "--json", help="write the result as JSON here"),
@@ -105,7 +110,7 @@ def evaluate(
 ) -> None:
     """Evaluate a policy without skills (by default): success, score, per-task-type table."""
     import agentgym
-    from agentgym.trainer.config import ENV_REWARD, env_family, resolve_env_id
+    from agentgym.trainer.config import resolve_env_id, skill_library_for
 
     env_id = resolve_env_id(env)
     if env_id not in agentgym.env_ids() and ":" not in env_id:
@@ -121,11 +126,13 @@ def evaluate(
     probe, env_kwargs = make_env(env_id, parse_kv(env_opt, "--env-opt"))  # before the model: bad options fail fast
     check_split(env_id, split, probe.unwrapped.splits)
     probe.close()
+    library = None
     if with_skills:
         from agentgym.skills.retrievers import STRATEGIES
 
         if skills not in STRATEGIES:
             raise AgentGymError(f"unknown skill retrieval strategy {skills!r}; valid: {', '.join(STRATEGIES)}")
+        library = skill_library_for(env_id, skill_library, needed_by="--with-skills", how="--skill-library PATH")
     import torch
     from rich.table import Table
 
@@ -138,17 +145,15 @@ def evaluate(
     policy, tok = load_policy(path, dtype=torch.float32)
     eng = make_engine("hf", policy, tokenizer=tok)
     store = None
-    fam = env_family(env_id)
-    if with_skills:
+    if library is not None:
         from agentgym.skills import SkillStore
 
-        store = SkillStore.create(env=fam, strategy=skills, k=2, seed=0)
-    history = ENV_REWARD.get(fam, {"history": 2})["history"]
+        store = SkillStore.from_library(library, strategy=skills, k=2, seed=0)
     ctx = getattr(policy.config, "max_position_embeddings", None)
     max_new_tokens = 48  # the trainer's default response cap
     try:
         res = run_eval(eng, env_id, env_kwargs=env_kwargs, split=split, episodes=episodes,
-                       temperature=0.0 if greedy else temperature, history=history, with_skills=with_skills,
+                       temperature=0.0 if greedy else temperature, history=None, with_skills=with_skills,
                        skill_store=store, seed=seed, max_new_tokens=max_new_tokens,
                        max_prompt_tokens=int(ctx) - max_new_tokens if ctx else None, prompt_style=prompt_style,
                        system_prompt=system_prompt, max_episode_tokens=max_episode_tokens)

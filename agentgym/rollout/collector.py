@@ -549,8 +549,8 @@ def collect(
         if chat:
             texts = [_chat_turn(ep, fam, system_prompt, max_prompt_tokens) for ep in live]
         else:
-            texts = [build_user_text(fam, ep.task.instruction or ep.info.get("instruction", ""), ep.history[len(ep.history) - H:]
-                                     if H > 0 else [], ep.obs, ep.info.get(ADMISSIBLE)) for ep in live]
+            texts = [build_user_text(fam, ep.task.instruction or ep.info.get("instruction", ""), ep.history, ep.obs,
+                                     ep.info.get(ADMISSIBLE), turns=H) for ep in live]
             if system_prompt:
                 texts = [ChatPrompt([("system", system_prompt), ("user", t)], max_prompt_tokens) for t in texts]
         prompts = []

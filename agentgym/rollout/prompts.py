@@ -42,6 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentgym.core.registry import entry_point_of, env_ids, load_class
+from agentgym.envs import BUILTIN
+
 #: Bump when a template's wording changes: cached default models are keyed by it.
 TEMPLATE_VERSION = "v2"
 
@@ -129,27 +132,24 @@ def register_template(template: Template) -> None:
 
 
 def family_of(env: Any) -> str:
-    """The template family of an env, env id or family name.
+    """The family of an env, env id, `module:Class` spec or family name: the one answer that every
+    per-env setting is keyed by (prompt template, reward and KL defaults, packaged skill library,
+    default-model recipe), so that a third-party env gets the same family everywhere.
 
-    An env class may declare `prompt_family = "..."`; otherwise the id decides (ALFWorld, WebShop,
-    Search-QA), and anything else uses the generic `<action>` template.
+    An env class may declare `prompt_family = "..."` (a family with a registered template), and that
+    wins, for the env and for its id alike; otherwise the id decides (ALFWorld, WebShop, Search-QA),
+    and anything else is `generic`.
     """
     if isinstance(env, str):
         if env in TEMPLATES:
             return env
+        fam = _declared_family(env)
+        if fam is not None:
+            return fam
         low = env.lower()
         for hint, fam in _ID_HINTS:
             if hint in low:
                 return fam
-        try:  # a registered id whose class declares its family
-            from agentgym.core.registry import entry_point_of, load_class
-
-            cls = load_class(entry_point_of(env))
-            fam = getattr(cls, "prompt_family", None)
-            if fam in TEMPLATES:
-                return fam
-        except Exception:
-            pass
         return "generic"
     inner = getattr(env, "unwrapped", env)
     fam = getattr(inner, "prompt_family", None)
@@ -159,6 +159,25 @@ def family_of(env: Any) -> str:
     if spec is not None and getattr(spec, "id", None):
         return family_of(spec.id)
     return family_of(type(inner).__name__)
+
+
+def _declared_family(env: str) -> str | None:
+    """The `prompt_family` of the class behind a registered id or a `module:Class` spec, if it names a
+    template. The built-in ids are skipped: they declare none, and importing them costs."""
+    if env in BUILTIN:
+        return None
+    if env in env_ids():
+        spec = entry_point_of(env)
+    elif ":" in env:
+        spec = env
+    else:
+        return None
+    try:
+        cls = load_class(spec)
+    except Exception:  # a spec that does not import: no declared family (making the env reports it)
+        return None
+    fam = getattr(cls, "prompt_family", None)
+    return fam if fam in TEMPLATES else None
 
 
 def template(family: str) -> Template:
@@ -181,14 +200,18 @@ def build_user_text(
     history: Sequence[tuple[str, str]],
     observation: str,
     admissible_actions: Sequence[str] | None = None,
+    *,
+    turns: int | None = None,
 ) -> str:
     """The user text of one turn. `history` holds the (observation, action) pairs of earlier turns,
-    oldest first; only the last H of them are shown."""
+    oldest first; only the last `turns` of them are shown (None: the template's H). This is the one
+    place the history is cut, so a caller's explicit H (TrainConfig `history`) is what the prompt shows."""
     t = template(family)
     instruction = instruction.strip()
     clean = t.clean or (lambda o, _i: o)
     lines = [f"Task: {_cut(instruction, t.max_instruction_chars)}"]
-    recent = list(history)[-t.history:] if t.history > 0 else []
+    h = t.history if turns is None else int(turns)
+    recent = list(history)[-h:] if h > 0 else []
     if recent:
         lines.append("Recent:")
         for obs, act in recent:

@@ -176,8 +176,8 @@ def samples_from_trajectories(trajectories: Iterable[Trajectory], tokenizer: Any
                 user_text = ChatPrompt(msgs, cap)
                 msgs.append(("assistant", s.response or ""))
             else:
-                user_text = build_user_text(family, instruction, hist[len(hist) - history:] if history else [],
-                                            s.observation, s.admissible_actions)
+                user_text = build_user_text(family, instruction, hist, s.observation, s.admissible_actions,
+                                            turns=history)
                 if system:
                     user_text = ChatPrompt([("system", system), ("user", user_text)], cap)
             fmt = True if s.format_valid is None else bool(s.format_valid)

@@ -26,14 +26,19 @@ import yaml
 
 from agentgym.backends.base import AGGREGATIONS
 from agentgym.core.errors import AgentGymError
-from agentgym.rollout.prompts import PROMPT_STYLES
+from agentgym.core.registry import skill_library_of
+from agentgym.rollout.prompts import PROMPT_STYLES, family_of, template
+from agentgym.skills.library import SkillLibrary, packaged_envs
 from agentgym.skills.retrievers import STRATEGIES as SKILL_STRATEGIES
 
-#: Episode reward per env family: R = scale * won (method.md section 3), and the invalid-action penalty.
+#: Episode reward per env family: R = scale * won (method.md section 3), the invalid-action penalty and
+#: the KL coefficient. Any other family (a third-party env, or one with its own template) gets the
+#: `generic` row. The prompt history is not here: it is the family template's H (`env_defaults`).
 ENV_REWARD = {
-    "alfworld": {"reward_scale": 10.0, "invalid_penalty": 0.1, "history": 4, "kl_coef": 0.01},
-    "webshop": {"reward_scale": 10.0, "invalid_penalty": 0.1, "history": 2, "kl_coef": 0.01},
-    "searchqa": {"reward_scale": 1.0, "invalid_penalty": 0.01, "history": 4, "kl_coef": 0.001},
+    "alfworld": {"reward_scale": 10.0, "invalid_penalty": 0.1, "kl_coef": 0.01},
+    "webshop": {"reward_scale": 10.0, "invalid_penalty": 0.1, "kl_coef": 0.01},
+    "searchqa": {"reward_scale": 1.0, "invalid_penalty": 0.01, "kl_coef": 0.001},
+    "generic": {"reward_scale": 1.0, "invalid_penalty": 0.1, "kl_coef": 0.01},
 }
 
 
@@ -95,7 +100,7 @@ class TrainConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     max_new_tokens: int = 48
-    history: int | None = None  # None: per env (2 ALFWorld/WebShop, 4 Search-QA)
+    history: int | None = None  # None: the env family's template (4 ALFWorld and Search-QA, 2 WebShop and generic)
     # prompts for instruct models (docs/training.md, "Prompts for instruct models"); the defaults are the
     # prompts the default policies were trained on
     #: "step": each turn one fresh user message (task, last `history` turns, now); "conversation": the
@@ -142,6 +147,9 @@ class TrainConfig:
     # skills (teacher context c+)
     skills: str = "keyword"  # random | keyword | ucb | embedding
     skills_k: int = 2
+    #: a skill library file (YAML or JSON, docs/skills.md) for the backends that use skills; None: the
+    #: one the env was registered with, else the packaged library of its family (built-in envs only)
+    skill_library: str | None = None
     # evaluation (no skills unless asked)
     eval_split: str | None = None  # None: the env's last split
     eval_episodes: int = 64
@@ -169,10 +177,10 @@ class TrainConfig:
     sglang_startup_timeout_s: float = 600.0
 
     def resolved(self) -> TrainConfig:
-        """Fill the per-env defaults (reward scale, penalty, history, KL coefficient)."""
+        """Fill the per-env defaults (reward scale, penalty, history, KL coefficient); a value the user
+        gave is kept as is."""
         c = dataclasses.replace(self)
-        fam = env_family(c.env)
-        per_env = ENV_REWARD.get(fam, {"reward_scale": 1.0, "invalid_penalty": 0.1, "history": 2, "kl_coef": 0.01})
+        per_env = env_defaults(c.env)
         if c.reward_scale is None:
             c.reward_scale = per_env["reward_scale"]
         if c.invalid_penalty is None:
@@ -216,6 +224,9 @@ class TrainConfig:
         self._validate_lora()
         if self.model is not None and not Path(self.model).is_dir():
             raise AgentGymError(f"--model {self.model!r} is not a directory (a Hugging Face model folder)")
+        if self.skill_library is not None and not Path(self.skill_library).expanduser().is_file():
+            raise AgentGymError(f"skill_library {self.skill_library!r} is not a file (a YAML or JSON skill library, "
+                                "docs/skills.md)")
         self._validate_prompts()
 
     def _validate_prompts(self) -> None:
@@ -312,9 +323,42 @@ def _has_chat_template(folder: Path) -> bool:
 
 
 def env_family(env: str) -> str:
-    """'webshop', 'agentgym/WebShop-v0', 'agentgym/WebShop-Browser-v0' -> 'webshop'."""
-    name = env.split("/")[-1].split("-")[0].lower()
-    return {"alfworld": "alfworld", "webshop": "webshop", "searchqa": "searchqa"}.get(name, name)
+    """'webshop', 'agentgym/WebShop-v0', 'agentgym/WebShop-Browser-v0' -> 'webshop'; a third-party env
+    -> its class's `prompt_family`, else 'generic'. The prompts' `family_of`, so that the config, the
+    prompt template, the skill library and the default model never disagree about an env."""
+    return family_of(resolve_env_id(env))
+
+
+def env_defaults(env: str) -> dict[str, Any]:
+    """The per-env training defaults: the family's `ENV_REWARD` row (else the generic one) and the
+    prompt history H of the family's template, which is what the prompt shows when `history` is unset."""
+    fam = env_family(env)
+    return {**ENV_REWARD.get(fam, ENV_REWARD["generic"]), "history": template(fam).history}
+
+
+#: How a training run is given a skill library (the end of `skill_library_for`'s error line).
+TRAIN_SKILL_LIBRARY_HOW = "--skill-library PATH (--set skill_library=PATH, or skill_library in a config file)"
+
+
+def skill_library_for(env: str, path: str | Path | None = None, *, needed_by: str = "this run",
+                      how: str = "--skill-library PATH") -> SkillLibrary:
+    """The skill library a skill-using run on `env` reads: `path` when given, else the file the env was
+    registered with, else the packaged library of its family. An env with none (a third-party env that
+    declared none) is one line saying how to give one; a file is parsed safely (no code runs)."""
+    env_id = resolve_env_id(env)
+    given = path if path is not None else skill_library_of(env_id)
+    if given is not None:
+        p = Path(given).expanduser()
+        if not p.is_file():
+            what = "is a folder, not a library file" if p.is_dir() else "does not exist"
+            raise AgentGymError(f"skill library {str(p)!r} {what} (a YAML or JSON file, docs/skills.md)")
+        return SkillLibrary.from_file(p)
+    fam = env_family(env_id)
+    if fam in packaged_envs():
+        return SkillLibrary.load(fam)
+    raise AgentGymError(f"env {env_id} has no skill library (agentgym ships one for {', '.join(packaged_envs())} "
+                        f"only), and {needed_by} needs one: give a YAML or JSON skill library with {how}, or "
+                        "register the env with skill_library=PATH (docs/custom-envs.md)")
 
 
 #: Short env names accepted on the command line.

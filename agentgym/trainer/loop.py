@@ -38,7 +38,13 @@ from agentgym.models.lora import (
     merged_state_dict,
 )
 from agentgym.trainer import checkpoint as ckpt
-from agentgym.trainer.config import TrainConfig, env_family, resolve_env_id
+from agentgym.trainer.config import (
+    TRAIN_SKILL_LIBRARY_HOW,
+    TrainConfig,
+    env_family,
+    resolve_env_id,
+    skill_library_for,
+)
 from agentgym.trainer.scoring import response_logprobs
 
 #: Mean |engine - trainer| log-probability of the sampled tokens (nats per token) past which a step
@@ -73,6 +79,7 @@ class Trainer:
         self.step = 0
         self.history: list[dict[str, Any]] = []
         self._setup_env()
+        self._load_skill_library()  # before the model: a missing library is one line, not a wasted build
         self._setup_model()
         self._setup_skills()
 
@@ -163,14 +170,23 @@ class Trainer:
         else:
             self.engine = make_engine("hf", self.gen_model, tokenizer=self.tokenizer)
 
+    def _load_skill_library(self) -> None:
+        """The skill library, only for backends that use skills (a GRPO run needs none): `skill_library`,
+        else the env's registered one, else its family's packaged one, else one clear error."""
+        self.skill_library = None
+        if self.backend.needs_skills:
+            self.skill_library = skill_library_for(self.env_id, self.cfg.skill_library,
+                                                   needed_by=f"the {self.backend.name} backend",
+                                                   how=TRAIN_SKILL_LIBRARY_HOW)
+
     def _setup_skills(self) -> None:
         """The skill store, only for backends that use skills (the teacher's c+ or the student's prompt)."""
         self.skills = None
-        if self.backend.needs_teacher or self.backend.student_sees_skills:
+        if self.skill_library is not None:
             from agentgym.skills import SkillStore
 
-            self.skills = SkillStore.create(env=self.family, strategy=self.cfg.skills, k=self.cfg.skills_k,
-                                            seed=self.cfg.seed)
+            self.skills = SkillStore.from_library(self.skill_library, strategy=self.cfg.skills, k=self.cfg.skills_k,
+                                                  seed=self.cfg.seed)
 
     # ---- one step ------------------------------------------------------------------------------
     def sample_tasks(self, step: int) -> list:
