@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from pathlib import Path
 
 import pytest
 from fakes.faulty_env import FaultyToyEnv, VerboseToyEnv, register_faulty, reset_counts
@@ -221,11 +222,15 @@ def test_env_step_timeout_is_validated():
 def test_training_on_a_verbose_env_cuts_prompts_and_counts_them(model_dir, tmp_path):
     """Issue 16 item 9 in the trainer: student and teacher prompts fit the context; the metric counts."""
     register_faulty()
-    verbose = "test/ALFWorld-VerboseToy-v0"  # an ALFWorld-named id: SDAR's teacher gets ALFWorld's skills as c+
+    verbose = "test/ALFWorld-VerboseToy-v0"
     if verbose not in agentgym.env_ids():
         agentgym.register(verbose, VerboseToyEnv)
+    # the class declares the generic family, which wins over its id: SDAR's teacher is given ALFWorld's
+    # skills as c+ through a library file, as a third-party env would be
+    alfworld_skills = Path(agentgym.skills.__file__).parent / "libraries" / "alfworld.yaml"
     cfg = load_config(None, dict(COMMON, env=verbose, backend="sdar", model=str(model_dir), steps=1,
-                                 out_dir=str(tmp_path / "run"), env_kwargs={"max_steps": 2}))
+                                 out_dir=str(tmp_path / "run"), env_kwargs={"max_steps": 2},
+                                 skill_library=str(alfworld_skills)))
     tr = Trainer(cfg, log=lambda _m: None)
     cap = tr.model.config.max_position_embeddings - cfg.max_new_tokens
     assert tr.max_prompt_tokens == cap
