@@ -13,9 +13,9 @@ def _tool():
     return load_tool("runs_table")
 
 
-def _run(folder: Path, seed: int, before: float | None, after: float | None) -> Path:
+def _run(folder: Path, seed: int, before: float | None, after: float | None, backend: str = "grpo") -> Path:
     folder.mkdir()
-    (folder / "config.yaml").write_text(f"backend: grpo\nseed: {seed}\nsteps: 60\n")
+    (folder / "config.yaml").write_text(f"backend: {backend}\nseed: {seed}\nsteps: 60\n")
     for name, p in (("eval_before.json", before), ("eval_after.json", after)):
         if p is not None:
             (folder / name).write_text(json.dumps({
@@ -33,7 +33,16 @@ def test_runs_table_reports_each_change_and_the_mean_over_seeds(tmp_path, capsys
     assert rows[0]["diff"] == pytest.approx(0.1) and rows[0]["significant"] is True
     assert rows[1]["significant"] is False  # +0.05 on 300 episodes each: inside the interval
     text = capsys.readouterr().out
-    assert "unfinished" in text and "mean change over 2 runs: +0.075 ± 0.025" in text
+    assert "unfinished" in text and "grpo: mean change over 2 runs: +0.075 ± 0.025" in text
+
+
+def test_the_mean_over_seeds_is_per_backend(tmp_path, capsys):
+    runs = [_run(tmp_path / "a", 0, 0.2, 0.3), _run(tmp_path / "b", 1, 0.2, 0.25),
+            _run(tmp_path / "c", 0, 0.2, 0.4, backend="sdar")]
+    assert _tool().main(list(map(str, runs))) == 0
+    text = capsys.readouterr().out
+    assert "grpo: mean change over 2 runs: +0.075 ± 0.025" in text
+    assert "sdar: one run (+0.200): no spread over seeds yet" in text
 
 
 def test_a_torn_or_foreign_eval_file_reads_as_missing(tmp_path):

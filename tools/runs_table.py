@@ -34,14 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     table = Table("run", "backend", "seed", "steps", "panel", "episodes", "before", "after", "change [95% interval]",
                   "significant", title="eval success before and after training (no skills)")
-    rows, diffs, unfinished = [], [], []
+    rows, unfinished = [], []
     for run in args.runs:
         cfg, before, after = _load(run)
         if before is None or after is None:
             unfinished.append(str(run))
             continue
         c = change(before, after)
-        diffs.append(c.diff)
         rows.append({"run": str(run), "backend": cfg.get("backend"), "seed": cfg.get("seed"),
                      "steps": cfg.get("steps"), "split": before.split, "episodes": before.episodes, **c.to_dict()})
         table.add_row(str(run), str(cfg.get("backend")), str(cfg.get("seed")), str(cfg.get("steps")), before.split,
@@ -53,10 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     if unfinished:
         console.print(f"unfinished (no eval_before.json and eval_after.json): {', '.join(unfinished)}", markup=False)
-    if len(diffs) >= 2:
-        mean = statistics.fmean(diffs)
-        se = statistics.stdev(diffs) / math.sqrt(len(diffs))
-        console.print(f"mean change over {len(diffs)} runs: {mean:+.3f} ± {se:.3f} (standard error over seeds)")
+    by_backend: dict[str, list[float]] = {}
+    for r in rows:  # seeds of one backend are pooled; different backends never are
+        by_backend.setdefault(str(r["backend"]), []).append(r["diff"])
+    for backend, ds in by_backend.items():
+        if len(ds) >= 2:
+            mean, se = statistics.fmean(ds), statistics.stdev(ds) / math.sqrt(len(ds))
+            console.print(f"{backend}: mean change over {len(ds)} runs: {mean:+.3f} ± {se:.3f} (standard error over seeds)")
+        else:
+            console.print(f"{backend}: one run ({ds[0]:+.3f}): no spread over seeds yet")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     return 0
