@@ -214,6 +214,7 @@ def _train_cmd(model: Path, out: Path, *extra: str) -> list[str]:
             "--set", "lora_dropout=0.1", "--set", "gradient_checkpointing=true", "--out", str(out), *extra]
 
 
+@pytest.mark.slow  # ~50 s: the full fine-tuning kill -9 test stays in the default suite
 def test_a_killed_lora_run_resumes_bit_identically(alf_model, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     full = subprocess.run(_train_cmd(alf_model, a), capture_output=True, text=True,
