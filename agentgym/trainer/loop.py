@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agentgym.backends.grpo import LOG_RATIO_CLAMP
 from agentgym.core.errors import AgentGymError
 from agentgym.models.lora import (
     LoraSettings,
@@ -543,15 +544,22 @@ class Trainer:
         self.engine.close()
 
 
+def engine_logprobs(chunk: list, fill: torch.Tensor) -> torch.Tensor:
+    """The engine's sampled-token log-probs of `chunk` (the samples' `old_logprobs`) as a copy of the
+    [N, T] tensor `fill`, which keeps its value wherever the engine gave none."""
+    out = fill.clone()
+    for i, s in enumerate(chunk):
+        k = min(len(s.old_logprobs), out.shape[1])
+        if k:
+            out[i, :k] = torch.tensor(s.old_logprobs[:k], dtype=out.dtype, device=out.device)
+    return out
+
+
 def engine_logp_gap(logp: torch.Tensor, mask: torch.Tensor, chunk: list) -> float:
     """Mean |trainer - engine| log-probability over the response tokens of `chunk` (`logp`, `mask`:
     [N, T] from the trainer's forward; the engine's are the samples' `old_logprobs`). The loss uses the
     trainer's own log-probs, so only this shows that the engine sampled from other weights."""
-    old = torch.zeros_like(mask)
-    for i, s in enumerate(chunk):
-        k = min(len(s.old_logprobs), old.shape[1])
-        if k:
-            old[i, :k] = torch.tensor(s.old_logprobs[:k], dtype=old.dtype)
+    old = engine_logprobs(chunk, torch.zeros_like(mask))
     n = float(mask.sum())
     return float(((logp.detach().float() - old.to(logp.device)).abs() * mask.to(logp.device)).sum()) / n if n else 0.0
 
@@ -562,12 +570,8 @@ def tis_weights(old: torch.Tensor, mask: torch.Tensor, chunk: list, cap: float) 
     The tokens were sampled by the engine, the loss treats them as samples of the trainer's policy; the
     ratio corrects for the difference (kernels, bf16, a quantized server) and the cap bounds its
     variance. A token the engine gave no log-prob for gets weight 1."""
-    eng = old.detach().clone()
-    for i, s in enumerate(chunk):
-        k = min(len(s.old_logprobs), eng.shape[1])
-        if k:
-            eng[i, :k] = torch.tensor(s.old_logprobs[:k], dtype=eng.dtype, device=eng.device)
-    w = torch.exp((old.detach() - eng).clamp(-20.0, 20.0)).clamp(max=cap)
+    eng = engine_logprobs(chunk, old.detach())
+    w = torch.exp((old.detach() - eng).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)).clamp(max=cap)
     return torch.where(mask.bool(), w, torch.ones_like(w))
 
 
