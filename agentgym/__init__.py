@@ -6,6 +6,7 @@ import os as _os
 # held ~0.5 GB on the default policy's SFT. A small cache measured the same speed (agentgym.runtime).
 _os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8")
 
+from agentgym import envs  # noqa: F401  (importing it registers the built-in envs)
 from agentgym.core.checker import check_text_env
 from agentgym.core.env import ADMISSIBLE, INFO_KEYS, TextEnv, Transition
 from agentgym.core.errors import AgentGymError, UnknownEnvError

@@ -1,6 +1,6 @@
 """Head-to-head benchmarking of training backends: the same config, several seeds, one task panel.
 
-Public reproductions of SDAR report large run-to-run variance (method.md section 8), so a claim that
+Public reproductions of SDAR report large run-to-run variance (docs/method.md, section 8), so a claim that
 backend A beats backend B needs several seeds per arm, trained with identical settings and evaluated on
 an identical task panel. `run_bench` trains every (backend, seed) pair through
 `agentgym.trainer.run.run_training` with one config that differs only in `backend` and `seed`, into
@@ -25,17 +25,25 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import yaml
+from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import agentgym
+from agentgym.backends import get_backend
 from agentgym.core.errors import AgentGymError
-from agentgym.trainer.config import resolve_env_id
+from agentgym.plots import plot_curves, plot_final, read_metrics
+from agentgym.trainer import checkpoint as ckpt
+from agentgym.trainer.config import TrainConfig, load_config, resolve_env_id
 from agentgym.trainer.evaluate import eval_indices
+from agentgym.trainer.run import run_training
 
 #: Self-distillation diagnostics logged per step by the SD backends (docs/backends.md, "Metrics").
 DIAG_KEYS = ("gate_mean", "gate_active_ratio", "gap_mean", "gap_neg_frac")
@@ -63,7 +71,6 @@ def parse_backends(text: str | Sequence[str]) -> list[str]:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise AgentGymError(f"--backends lists {', '.join(dup)} more than once")
-    from agentgym.backends import get_backend
 
     for n in names:
         get_backend(n)  # an unknown name raises AgentGymError naming the valid ones
@@ -116,10 +123,6 @@ class BenchSpec:
 def coerce_numbers(overrides: dict[str, Any]) -> dict[str, Any]:
     """Strings given to numeric TrainConfig fields become numbers: YAML 1.1 reads `1e-3` (no dot) as a
     string, which `--set lr=1e-3` would otherwise pass on."""
-    from dataclasses import fields
-
-    from agentgym.trainer.config import TrainConfig
-
     kinds = {f.name: str(f.type) for f in fields(TrainConfig)}
     out = dict(overrides)
     for k, v in overrides.items():
@@ -135,9 +138,6 @@ def coerce_numbers(overrides: dict[str, Any]) -> dict[str, Any]:
 
 def plan(spec: BenchSpec) -> list[Any]:
     """One validated TrainConfig per (backend, seed), identical apart from backend, seed and out_dir."""
-    import agentgym
-    from agentgym.trainer.config import load_config, resolve_env_id
-
     env_id = resolve_env_id(spec.env)
     if env_id not in agentgym.env_ids() and ":" not in env_id:
         raise AgentGymError(f"unknown env {spec.env!r}; valid: alfworld, webshop, searchqa, {', '.join(agentgym.env_ids())}")
@@ -158,8 +158,6 @@ def plan(spec: BenchSpec) -> list[Any]:
 
 def eval_panel(cfg) -> dict[str, Any]:
     """The tasks the trainer's evaluation plays: N spread over the eval split (trainer/evaluate.py)."""
-    import agentgym
-
     probe = agentgym.make(cfg.env, **cfg.env_kwargs).unwrapped
     split = cfg.eval_split or probe.splits[-1]
     panel = probe.panel(split)
@@ -182,8 +180,6 @@ def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
 def check_same_config(run_dir: Path, planned) -> None:
     """A finished run is reused, and an interrupted one resumed, only if it was trained with the planned
     config (else the bench would silently compare, or splice together, runs of different settings)."""
-    import yaml
-
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise AgentGymError(f"{run_dir} has a summary or checkpoint but no config.yaml; remove the folder to retrain it")
@@ -228,8 +224,6 @@ class _StepWatcher:
 
 
 def _has_checkpoint(run_dir: Path) -> bool:
-    from agentgym.trainer import checkpoint as ckpt
-
     return ckpt.latest(run_dir) is not None
 
 
@@ -239,11 +233,8 @@ def run_bench(spec: BenchSpec, *, console: Console | None = None, trainer: Calla
 
     Each run's own output (config, progress, eval table) goes to `<run>/train.log`; the console shows
     one progress bar over runs and one over the current run's steps."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     console = console or Console()
-    if trainer is None:
-        from agentgym.trainer.run import run_training as trainer
+    trainer = trainer or run_training
     cfgs = plan(spec)
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     status: dict[str, str] = {}
@@ -299,8 +290,6 @@ def run_bench(spec: BenchSpec, *, console: Console | None = None, trainer: Calla
                         panel=panel, config=_shared_config(cfgs[0]))
     _write_json(spec.out_dir / "results.json", results)
     if plots and results["runs"]:
-        from agentgym.plots import plot_curves, plot_final
-
         results["plots"] = {
             "curves": str(plot_curves([spec.out_dir], spec.out_dir / "curves.png")),
             "final": str(plot_final(results, spec.out_dir / "final.png")),
@@ -363,30 +352,6 @@ def paired(diffs: Sequence[float]) -> dict[str, Any]:
     se = math.sqrt(sum((x - m) ** 2 for x in v) / (n - 1)) / math.sqrt(n) if n > 1 else None
     sig = se is not None and abs(m) > 2 * se
     return {"n": n, "mean": m, "se": se, "significant": sig, "diffs": list(diffs)}
-
-
-def read_metrics(run_dir: Path, skipped: list[int] | None = None) -> list[dict[str, Any]]:
-    """The records of a run's metrics.jsonl. A line that is not a JSON object with an integer `step`
-    (cut by a kill, damaged on disk, edited by hand) is left out, and its number goes to `skipped`."""
-    path = Path(run_dir) / "metrics.jsonl"
-    rows: list[dict[str, Any]] = []
-    if not path.is_file():
-        return rows
-    for n, raw in enumerate(path.read_bytes().splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            row = None
-        step = row.get("step") if isinstance(row, dict) else None
-        if isinstance(step, float) and math.isfinite(step) and step.is_integer():
-            row["step"] = step = int(step)
-        if isinstance(step, int) and not isinstance(step, bool):
-            rows.append(row)
-        elif skipped is not None:
-            skipped.append(n)
-    return rows
 
 
 def last_window_means(rows: list[dict[str, Any]], keys: Sequence[str], window: int) -> dict[str, float]:
@@ -501,8 +466,6 @@ def _paired_cell(p: dict[str, Any], digits: int = 2) -> str:
 
 
 def _table(*headers: str, **kw: Any) -> Table:
-    from rich import box
-
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, **kw)
     for i, h in enumerate(headers):
         t.add_column(h, no_wrap=True, justify="left" if i == 0 else "right")

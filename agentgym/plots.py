@@ -12,10 +12,14 @@ through `matplotlib.figure.Figure` (no pyplot, no global backend state, no displ
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import yaml
 
 from agentgym.core.errors import AgentGymError
 
@@ -48,14 +52,34 @@ class Group:
     runs: list[Run] = field(default_factory=list)
 
 
-def _read_run(run_dir: Path, warn: Callable[[str], None]) -> Run:
-    from agentgym.bench import read_metrics
+def read_metrics(run_dir: Path, skipped: list[int] | None = None) -> list[dict[str, Any]]:
+    """The records of a run's metrics.jsonl. A line that is not a JSON object with an integer `step`
+    (cut by a kill, damaged on disk, edited by hand) is left out, and its number goes to `skipped`."""
+    path = Path(run_dir) / "metrics.jsonl"
+    rows: list[dict[str, Any]] = []
+    if not path.is_file():
+        return rows
+    for n, raw in enumerate(path.read_bytes().splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            row = None
+        step = row.get("step") if isinstance(row, dict) else None
+        if isinstance(step, float) and math.isfinite(step) and step.is_integer():
+            row["step"] = step = int(step)
+        if isinstance(step, int) and not isinstance(step, bool):
+            rows.append(row)
+        elif skipped is not None:
+            skipped.append(n)
+    return rows
 
+
+def _read_run(run_dir: Path, warn: Callable[[str], None]) -> Run:
     backend = seed = None
     cfg_path = run_dir / "config.yaml"
     if cfg_path.is_file():
-        import yaml
-
         try:
             cfg = yaml.safe_load(cfg_path.read_bytes().decode("utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
@@ -129,8 +153,6 @@ def collect_groups(paths: Sequence[str | Path], warn: Callable[[str], None] | No
 
 def _series(run: Run, metric: str, smooth: int) -> dict[int, float]:
     """step -> value (finite values only), trailing moving average over `smooth` logged points."""
-    import math
-
     pts = sorted((int(r["step"]), float(r[metric])) for r in run.rows
                  if isinstance(r.get(metric), (int, float)) and not isinstance(r.get(metric), bool)
                  and math.isfinite(float(r[metric])) and "step" in r)
@@ -167,7 +189,6 @@ def plot_curves(paths: Sequence[str | Path], out: str | Path, metrics: Sequence[
     """One panel per metric, one line per group (mean over its runs, min-max band over seeds).
 
     `smooth`: trailing moving-average window in steps; 0 picks about 1/25 of the run length."""
-    import numpy as np
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
@@ -230,7 +251,6 @@ def plot_curves(paths: Sequence[str | Path], out: str | Path, metrics: Sequence[
 
 def plot_final(results: dict[str, Any], out: str | Path) -> Path:
     """Bars: mean eval success before and after training per backend; dots: the seeds."""
-    import numpy as np
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch

@@ -8,7 +8,7 @@ It sees token tensors only (no env, no tokenizer, no model): `batch.logp[i, t]` 
 log pi_theta(y_t | x_i, y_<t) of the t-th response token of turn-sample i, computed by the trainer
 with gradient; `mask[i, t]` marks real (non-padding) response tokens.
 
-Token-mean, the aggregation of every term (method section 3):
+Token-mean, the aggregation of every term (docs/method.md, section 3):
 
     token-mean(x) = sum_{i,t} mask[i,t] * x[i,t] / D,     D = sum_{i,t} mask[i,t]   (by default)
 

@@ -1,4 +1,4 @@
-"""GRPO, the backbone of every backend here (method section 3).
+"""GRPO, the backbone of every backend here (docs/method.md, section 3).
 
 Turn-sample reward and group-normalized advantage (group = the G rollouts of one task):
 

@@ -1,4 +1,4 @@
-"""GRPO+OPSD: uniform, ungated self-distillation added to GRPO (method section 5).
+"""GRPO+OPSD: uniform, ungated self-distillation added to GRPO (docs/method.md, section 5).
 
 The SDAR loss with beta = 0, so every gate is sigmoid(0) = 0.5:
 

@@ -1,4 +1,4 @@
-"""OPSD: pure on-policy self-distillation, no policy-gradient term (method section 5).
+"""OPSD: pure on-policy self-distillation, no policy-gradient term (docs/method.md, section 5).
 
 SDAR with the GRPO policy-gradient term switched off; KL to the reference and entropy bonus kept:
 

@@ -1,4 +1,4 @@
-"""RLSD: no extra loss; the teacher reshapes the GRPO advantage per token (method section 5).
+"""RLSD: no extra loss; the teacher reshapes the GRPO advantage per token (docs/method.md, section 5).
 
     Delta_t = sg[logp_T(y_t) - logp_theta(y_t)]
     A_t     = A * ( (1 - lam) + lam * clip( exp(sign(A) * Delta_t), 0.8, 1.2 ) )

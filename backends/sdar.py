@@ -1,4 +1,4 @@
-"""SDAR: GRPO + a gated on-policy self-distillation term (method section 4).
+"""SDAR: GRPO + a gated on-policy self-distillation term (docs/method.md, section 4).
 
 Teacher = the same weights given the privileged skills c+, scoring the student's own sampled tokens:
 

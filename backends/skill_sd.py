@@ -1,4 +1,4 @@
-"""Skill-SD: GRPO + a k3 distillation penalty toward the skill-conditioned teacher (method section 5).
+"""Skill-SD: GRPO + a k3 distillation penalty toward the skill-conditioned teacher (docs/method.md, section 5).
 
     l_t  = logp_theta(y_t) - sg[logp_T(y_t)]
     k3_t = exp(-l_t) - 1 + l_t                               (>= 0, = 0 where student and teacher agree)

@@ -8,6 +8,7 @@ student prompt; the student never sees them. Skills know tasks and text, nothing
     c_plus = render_context(store.retrieve(task))
 """
 
+from agentgym.skills.embedding import EmbeddingRetriever
 from agentgym.skills.library import GENERAL, Skill, SkillGroup, SkillLibrary, env_name_from_id, packaged_envs
 from agentgym.skills.render import HEADER, render_context, teacher_prompt
 from agentgym.skills.retrievers import (
@@ -19,16 +20,6 @@ from agentgym.skills.retrievers import (
     make_retriever,
 )
 from agentgym.skills.store import SkillStore
-
-
-def __getattr__(name: str):
-    # EmbeddingRetriever lives in its own module so that numpy-free imports stay cheap.
-    if name == "EmbeddingRetriever":
-        from agentgym.skills.embedding import EmbeddingRetriever
-
-        return EmbeddingRetriever
-    raise AttributeError(name)
-
 
 __all__ = [
     "GENERAL",

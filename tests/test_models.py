@@ -350,7 +350,7 @@ def test_a_staged_recipe_trains_every_stage_on_its_own_demos(tmp_path, monkeypat
     cfg = _staged(env_id)
     seen = []
     real = sft.generate_demos
-    monkeypatch.setattr(sft, "generate_demos", lambda e, st, **k: seen.append((st.seed, st.demos)) or real(e, st, **k))
+    monkeypatch.setattr(default, "generate_demos", lambda e, st, **k: seen.append((st.seed, st.demos)) or real(e, st, **k))
     m = default.build_default_model(cfg, tmp_path / "m", progress=False)
     assert seen == [(0, 10), (1, 10), (2, 12)]
     assert [s["stage"] for s in m["stages"]] == [1, 2, 3]
@@ -376,7 +376,7 @@ def test_a_killed_staged_build_resumes_after_its_last_finished_stage(tmp_path, m
             raise KeyboardInterrupt  # killed during the third stage
         return real_train(model, examples, st, **k)
 
-    monkeypatch.setattr(sft, "train_sft", dies_in_stage_3)
+    monkeypatch.setattr(default, "train_sft", dies_in_stage_3)
     with pytest.raises(KeyboardInterrupt):
         default.ensure_default_model(env_id, config=cfg, progress=False)
     from agentgym.paths import cache_dir

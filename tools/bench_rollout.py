@@ -18,7 +18,7 @@ per generated token could. `--decode both` measures the engine's CPU decode path
 same run, interleaved rep by rep in alternating order after an unmeasured warm-up, so that neither
 profits from drift or from the other's warm caches.
 The machine's load average is printed: with two threads, any other busy process on a 2-core machine
-slows matmuls 10-100x (cpu-training-notes.md), so compare numbers taken on an idle machine only.
+slows matmuls 10-100x (docs/cpu-training-notes.md), so compare numbers taken on an idle machine only.
 """
 
 from __future__ import annotations

@@ -34,10 +34,9 @@ def set_threads(threads: int) -> None:
 
 
 def _quiet_transformers() -> None:
-    from transformers.utils import logging as hf_logging
+    from agentgym.models.load import quiet_transformers
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
+    quiet_transformers()
 
 
 def init_model(

@@ -5,7 +5,8 @@ an agentgym text env, with the env's own skill library when it declares one (the
 read it; agentgym's libraries cover only the built-in envs). Packages add envs without touching
 agentgym by declaring an entry point in the group ``agentgym.envs`` whose object is a callable that
 calls `agentgym.register(...)` (or a module that does so on import); they are loaded on the first
-lookup, and a plugin that fails is one warning line, never a broken registry.
+lookup, and a plugin that fails is one warning line, never a broken registry. The built-in envs are
+registered by `agentgym.envs`, which the top-level package imports: the registry imports no env.
 """
 
 from __future__ import annotations
@@ -58,8 +59,6 @@ def _discover() -> None:
     if _discovered:
         return
     _discovered = True
-    import agentgym.envs  # noqa: F401  (registers the built-in envs)
-
     try:
         found = list(entry_points(group=ENTRY_POINT_GROUP))
     except Exception as e:  # a broken distribution's metadata must not take the built-in envs down either

@@ -27,8 +27,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from transformers import AttentionInterface
 from transformers.cache_utils import DynamicLayer
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
 #: The attention implementation name agentgym registers with transformers.
 DECODE_ATTENTION = "agentgym_decode"
@@ -69,9 +71,6 @@ def register() -> str:
     """Register the decode attention (and SDPA's mask format for it) with transformers; returns its name."""
     global _registered
     if not _registered:
-        from transformers import AttentionInterface
-        from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
-
         AttentionInterface.register(DECODE_ATTENTION, _decode_attention)
         ALL_MASK_ATTENTION_FUNCTIONS.register(DECODE_ATTENTION, sdpa_mask)
         _registered = True

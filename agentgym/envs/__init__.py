@@ -1,4 +1,7 @@
-"""Built-in environments. Each registers lazily (by entry-point string), so importing this is cheap."""
+"""Built-in environments. Each registers lazily (by entry-point string), so importing this is cheap.
+
+The top-level package imports this module: the built-in envs are registered whenever agentgym is
+imported, and the registry (agentgym.core, a lower layer) imports no env."""
 
 from agentgym.core.registry import register
 

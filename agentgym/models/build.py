@@ -11,20 +11,24 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
+from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+from agentgym.core.demos import expert_demos
+from agentgym.core.registry import make
 from agentgym.models.config import ModelSize
+from agentgym.models.tokenizer import ENDOFTEXT, IM_END, train_tokenizer
+from agentgym.rollout.prompts import TEMPLATES, family_of, format_response, template, trajectory_user_texts
+from agentgym.skills import SkillLibrary, render_context
 
 
 def init_model(tokenizer: Any, size: ModelSize | None = None, seed: int = 0):
     """A randomly initialised `Qwen2ForCausalLM` sized for `tokenizer` (sdpa attention)."""
-    import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
-
-    from agentgym.models.tokenizer import ENDOFTEXT, IM_END
-
     size = size or ModelSize()
     im_end = tokenizer.convert_tokens_to_ids(IM_END)
     eot = tokenizer.convert_tokens_to_ids(ENDOFTEXT)
@@ -64,10 +68,6 @@ def save_model_dir(model: Any, tokenizer: Any, out_dir: str | Path, meta: dict[s
 def corpus_from_env(env_id: str, *, demos: int = 300, noise: float = 0.1, seed: int = 0,
                     env_kwargs: dict[str, Any] | None = None, skills: bool = True) -> Iterator[str]:
     """Every text the policy will read or write on `env_id`: rendered prompts, responses, skills."""
-    from agentgym.core.demos import expert_demos
-    from agentgym.core.registry import make
-    from agentgym.rollout.prompts import family_of, format_response, trajectory_user_texts
-
     family = family_of(env_id)
     yield from base_texts(family, skills)
     env = make(env_id, **(env_kwargs or {}))
@@ -85,8 +85,6 @@ def corpus_from_env(env_id: str, *, demos: int = 300, noise: float = 0.1, seed: 
 def _skill_texts(family: str) -> Iterator[str]:
     """The skill library's rendered text (one c+ line per skill), when the skill store has one."""
     try:
-        from agentgym.skills import SkillLibrary, render_context
-
         lib = SkillLibrary.load(family)
     except Exception:  # no library for this env (or no skill store installed): nothing to add
         return
@@ -97,8 +95,6 @@ def _skill_texts(family: str) -> Iterator[str]:
 
 def base_texts(family: str, skills: bool = True) -> list[str]:
     """Texts every tokenizer of a family sees: the templates' format lines and the skill library."""
-    from agentgym.rollout.prompts import TEMPLATES
-
     out = [t.format_line for t in TEMPLATES.values()]
     if skills:
         out += list(_skill_texts(family))
@@ -109,11 +105,6 @@ def init_model_dir(env_id: str, out_dir: str | Path, *, vocab_size: int = 2048, 
                    demos: int = 300, noise: float = 0.1, seed: int = 0, env_kwargs: dict[str, Any] | None = None,
                    extra_texts: list[str] | None = None) -> Path:
     """Tokenizer trained on the env's text + a fresh Qwen2, saved to `out_dir`. Returns the directory."""
-    import re
-
-    from agentgym.models.tokenizer import train_tokenizer
-    from agentgym.rollout.prompts import family_of, template
-
     texts = list(corpus_from_env(env_id, demos=demos, noise=noise, seed=seed, env_kwargs=env_kwargs))
     texts += list(extra_texts or [])
     pat = template(family_of(env_id)).atomic

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import multiprocessing as mp
 import os
 import re
 import shutil
@@ -29,8 +30,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from transformers.utils import logging as hf_logging
+
+from agentgym.core.errors import UnknownEnvError
+from agentgym.core.registry import make
+from agentgym.models.build import base_texts, init_model, save_model_dir
 from agentgym.models.config import DefaultModelConfig, ModelSize, SFTConfig
-from agentgym.models.load import load_policy, load_tokenizer
+from agentgym.models.load import load_policy, load_tokenizer, quiet_transformers
+from agentgym.models.sft import demo_stats, demo_texts, generate_demos, render_examples, train_sft
+from agentgym.models.tokenizer import SPECIAL_TOKENS, train_tokenizer
+from agentgym.paths import cache_dir
+from agentgym.rollout.prompts import TEMPLATE_VERSION, family_of, template
 
 __all__ = ["BUILDER_VERSION", "default_config", "ensure_default_model", "build_default_model", "load_policy",
            "load_tokenizer"]
@@ -78,8 +90,6 @@ def default_config(env_id: str, env_kwargs: dict[str, Any] | None = None, **sft_
 
     `env_kwargs` are the env constructor options the policy will be trained and evaluated with
     (e.g. `{"difficulty": "small"}`); the demos are played with them (the split is the SFT's own)."""
-    from agentgym.rollout.prompts import family_of
-
     base = FAMILY_DEFAULTS.get(family_of(env_id), FAMILY_DEFAULTS["generic"])
     sft, stages = base.sft.with_(**sft_overrides), base.stages
     if env_kwargs:
@@ -100,8 +110,6 @@ def _slug(env_id: str) -> str:
 
 
 def _panel_fingerprint(env_id: str, cfg: DefaultModelConfig) -> str:
-    from agentgym.core.registry import make
-
     kw = dict(cfg.sft.env_kwargs)
     if cfg.sft.split:
         kw["split"] = cfg.sft.split
@@ -113,8 +121,6 @@ def _panel_fingerprint(env_id: str, cfg: DefaultModelConfig) -> str:
 
 
 def model_key(cfg: DefaultModelConfig) -> str:
-    from agentgym.rollout.prompts import TEMPLATE_VERSION, family_of, template
-
     tpl = template(family_of(cfg.env_id))
     return cfg.key({"templates": TEMPLATE_VERSION, "builder": BUILDER_VERSION,
                     "panel": _panel_fingerprint(cfg.env_id, cfg),
@@ -147,14 +153,6 @@ def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Ca
     tokenizer. With `stage_dir`, every finished stage but the last is saved there and a rerun of the
     same recipe resumes after the last saved one (a multi-hour build killed at stage 3 keeps stages 1-2).
     Returns the build metrics (also saved in `agentgym.json`, one entry per stage under "stages")."""
-    import torch
-    from transformers.utils import logging as hf_logging
-
-    from agentgym.models.build import base_texts, init_model, save_model_dir
-    from agentgym.models.sft import demo_stats, demo_texts, generate_demos, render_examples, train_sft
-    from agentgym.models.tokenizer import SPECIAL_TOKENS, train_tokenizer
-    from agentgym.rollout.prompts import family_of
-
     hf_logging.disable_progress_bar()
     say = log or (lambda m: None)
     family = family_of(cfg.env_id)
@@ -228,11 +226,6 @@ def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Ca
 
 def atomic_strings(family: str, demos: list) -> set[str]:
     """Every string of the demos' text that the family's template marks as atomic (copied verbatim)."""
-    import re
-
-    from agentgym.models.sft import demo_texts
-    from agentgym.rollout.prompts import template
-
     pat = template(family).atomic
     if not pat:
         return set()
@@ -250,7 +243,6 @@ class _progress:
     def __enter__(self):
         if not self.enabled:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         self.prog.__enter__()
@@ -268,8 +260,6 @@ def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = Non
 
     `isolated=True` builds in a child process: a trainer that builds its policy on first use then does
     not carry the build's memory (demo envs, SFT allocations) into training."""
-    from agentgym.paths import cache_dir
-
     cfg = config or default_config(env_id, env_kwargs)
     if cfg.env_id != env_id:
         cfg = replace(cfg, env_id=env_id)
@@ -280,8 +270,6 @@ def ensure_default_model(env_id: str, *, env_kwargs: dict[str, Any] | None = Non
     if not rebuild and shipped_model(final.name) is not None:
         return _install_shipped(final, log)
     if isolated:
-        import multiprocessing as mp
-
         proc = mp.get_context("spawn").Process(target=_build_child, args=(env_id, cfg, progress, rebuild),
                                                name="agentgym-build-default-model")
         proc.start()
@@ -379,13 +367,9 @@ def sweep_stale_builds(root: Path) -> list[Path]:
 
 
 def _build_child(env_id: str, cfg: DefaultModelConfig, progress: bool, rebuild: bool) -> None:
-    from agentgym.cli.common import console
-    from agentgym.cli.model import _quiet_transformers
-    from agentgym.core.errors import UnknownEnvError
-
-    _quiet_transformers()
+    quiet_transformers()
     try:
-        ensure_default_model(env_id, config=cfg, log=lambda m: console.print(m, markup=False, highlight=False),
+        ensure_default_model(env_id, config=cfg, log=lambda m: print(m, flush=True),
                              progress=progress, rebuild=rebuild)
     except UnknownEnvError:  # raised by the first env construction, before any building
         raise SystemExit(_UNKNOWN_IN_CHILD) from None

@@ -30,8 +30,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
+from agentgym.core.demos import expert_episode
+from agentgym.core.registry import make
 from agentgym.models.config import SFTConfig
+from agentgym.models.load import body_and_head
+from agentgym.rollout.parser import parse_response
+from agentgym.rollout.prompts import encode_prompt, family_of, format_response, trajectory_user_texts
+from agentgym.runtime import trim_heap
+from agentgym.skills import SkillStore, render_context
 
 
 @dataclass
@@ -43,12 +52,6 @@ class SFTExample:
 
 def _skill_store(env_id: str, seed: int, strategy: str = "keyword"):
     try:
-        from agentgym.skills import SkillStore
-    except Exception:
-        return None
-    try:
-        from agentgym.rollout.prompts import family_of
-
         return SkillStore.create(env=family_of(env_id), strategy=strategy, k=2, seed=seed)
     except Exception:
         return None
@@ -56,8 +59,6 @@ def _skill_store(env_id: str, seed: int, strategy: str = "keyword"):
 
 def _episode(env, task, *, noise: float, rng, env_id: str, seed: int, skills=None):
     """One expert episode; with skills and an env that supports it, the skill-aware expert plays."""
-    from agentgym.core.demos import expert_episode
-
     return expert_episode(env, task, noise=noise, rng=rng, env_id=env_id, seed=seed, skills=skills)
 
 
@@ -72,8 +73,6 @@ class Demo:
 def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], None] | None = None) -> list[Demo]:
     """Play `cfg.demos` noisy expert episodes over the env's train panel (seeded task order); a
     `skill_fraction` of them carry the skill block and are played with `noise * skill_noise_scale`."""
-    from agentgym.core.registry import make
-
     kwargs = dict(cfg.env_kwargs)
     if cfg.split:
         kwargs["split"] = cfg.split
@@ -92,8 +91,6 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
                 skills = wrong.retrieve(task)  # c+ that may say nothing about this task: read it, don't obey it
             prefix = None
             if skills:
-                from agentgym.skills import render_context
-
                 prefix = render_context(skills) or None
             noise = cfg.noise * (cfg.skill_noise_scale if prefix else 1.0)
             traj = _episode(env, task, noise=noise, rng=rng, env_id=env_id, seed=cfg.seed + i,
@@ -108,8 +105,6 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
 
 def demo_texts(family: str, demos: list[Demo]) -> list[str]:
     """Every text the demos put in front of the model or ask it to write (tokenizer training corpus)."""
-    from agentgym.rollout.prompts import format_response, trajectory_user_texts
-
     out: list[str] = []
     for d in demos:
         t = d.trajectory
@@ -123,9 +118,6 @@ def demo_texts(family: str, demos: list[Demo]) -> list[str]:
 
 def render_examples(family: str, demos: list[Demo], tokenizer: Any, max_prompt_tokens: int = 1024) -> list[SFTExample]:
     """Each demo step as (prompt ids, response ids), exactly as a rollout turn would be encoded."""
-    from agentgym.rollout.parser import parse_response
-    from agentgym.rollout.prompts import encode_prompt, format_response, trajectory_user_texts
-
     examples: list[SFTExample] = []
     for d in demos:
         t = d.trajectory
@@ -160,8 +152,6 @@ def demo_stats(demos: list[Demo], examples: list[SFTExample]) -> dict[str, Any]:
 def demo_examples(env_id: str, tokenizer: Any, cfg: SFTConfig, *,
                   progress: Callable[[int], None] | None = None) -> tuple[list[SFTExample], dict[str, Any]]:
     """Generate and render `cfg.demos` noisy expert episodes. Returns (examples, stats)."""
-    from agentgym.rollout.prompts import family_of
-
     demos = generate_demos(env_id, cfg, progress=progress)
     examples = render_examples(family_of(env_id), demos, tokenizer, cfg.max_prompt_tokens)
     return examples, demo_stats(demos, examples)
@@ -200,11 +190,6 @@ def response_loss(model: Any, batch: list[SFTExample], pad_id: int, bf16: bool, 
     loss is taken. With `prompt_weight > 0` the returned sum also holds `prompt_weight * n_response *
     mean CE of the prompt tokens` (next-token prediction on the prompt), so that
     `sum / count = mean response CE + prompt_weight * mean prompt CE`."""
-    import torch
-    import torch.nn.functional as F
-
-    from agentgym.models.load import body_and_head
-
     lens = [len(e.prompt_ids) + len(e.response_ids) for e in batch]
     T = max(lens)
     ids = torch.full((len(batch), T), pad_id, dtype=torch.long)
@@ -242,10 +227,6 @@ def train_sft(model: Any, examples: list[SFTExample], cfg: SFTConfig, *, pad_id:
               copy_vocab: range | None = None) -> dict[str, Any]:
     """Train `model` in place. `on_step(step, total, loss)` reports progress; `copy_vocab`: the token ids
     the synthetic copy task draws from (default: the whole embedding). Returns metrics."""
-    import torch
-
-    from agentgym.runtime import trim_heap
-
     if not examples and not cfg.copy_warmup_steps:
         raise ValueError("no SFT examples")
     torch.manual_seed(cfg.seed)

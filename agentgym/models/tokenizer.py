@@ -15,6 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, trainers
+from tokenizers.models import BPE
+from transformers import PreTrainedTokenizerFast
+
 #: Chat special tokens, in id order 0, 1, 2 (Qwen's names, so Qwen tooling recognises them).
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END)
@@ -37,9 +41,6 @@ CHAT_TEMPLATE = (
 
 
 def _backend(vocab_size: int, texts: Iterable[str], min_frequency: int):
-    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, trainers
-    from tokenizers.models import BPE
-
     tok = Tokenizer(BPE(unk_token=None, continuing_subword_prefix="", end_of_word_suffix="", fuse_unk=False,
                         byte_fallback=False))
     tok.normalizer = normalizers.NFC()
@@ -66,9 +67,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048, min_frequency:
     `vocab_size` counts the 256 byte symbols and the special tokens; the tag tokens and the `atomic`
     strings (ids the policy copies verbatim, each made a single token) come on top.
     """
-    from tokenizers import AddedToken
-    from transformers import PreTrainedTokenizerFast
-
     backend = _backend(vocab_size, texts, min_frequency)
     backend.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAG_TOKENS])
     extra = sorted(set(atomic) - set(TAG_TOKENS))

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from agentgym.core.errors import AgentGymError
 from agentgym.retrieval.base import Passage, Retriever
 
 #: Lucene's default English stop words (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET).
@@ -52,8 +53,6 @@ class BM25PyRetriever(Retriever):
             self.ids.append(str(d["id"]))
             self.contents.append(str(d["contents"]))
         if not self.ids:
-            from agentgym.core.errors import AgentGymError
-
             raise AgentGymError("cannot index an empty corpus")
         self._by_id = {docid: i for i, docid in enumerate(self.ids)}
         self._bm25 = _lucene_idf_bm25([tokenize(c) for c in self.contents], k1, b)

@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from agentgym.core.errors import AgentGymError
 from agentgym.paths import cache_dir
 from agentgym.retrieval.base import Passage, Retriever
@@ -284,8 +286,6 @@ class LuceneIndex:
         t0 = time.perf_counter()
         status = None
         if progress:
-            from rich.console import Console
-
             status = Console(stderr=True).status(f"indexing {n} documents with Lucene ...")
             status.start()
         try:

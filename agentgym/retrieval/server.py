@@ -16,6 +16,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from flask import Flask, jsonify, request
+from werkzeug.serving import make_server
+
 from agentgym.retrieval.base import Retriever
 
 MAX_QUERIES = 4096
@@ -35,8 +38,6 @@ def make_app(
     """The Flask app. Retrieval runs on one worker thread: the JVM searcher (pyjnius attaches each
     calling thread to the JVM) and the encoder then see a single long-lived thread, and one batched
     call is faster than many concurrent ones on a few cores. HTTP handling stays concurrent."""
-    from flask import Flask, jsonify, request
-
     app = Flask("agentgym-retriever")
     app.config["MAX_CONTENT_LENGTH"] = int(max_body_bytes)  # werkzeug refuses larger bodies unread
     worker = worker or ThreadPoolExecutor(max_workers=1, thread_name_prefix="retriever")
@@ -99,8 +100,6 @@ class RetrievalServer:
         log_requests: bool = False,
         max_body_bytes: int = MAX_BODY_BYTES,
     ):
-        from werkzeug.serving import make_server
-
         if not log_requests:  # one log line per request drowns a training log
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
 

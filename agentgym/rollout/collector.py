@@ -56,6 +56,7 @@ from typing import Any
 
 from agentgym.core.env import ADMISSIBLE
 from agentgym.core.errors import AgentGymError
+from agentgym.core.registry import make
 from agentgym.core.task import Task
 from agentgym.core.trajectory import Step, Trajectory
 from agentgym.engines.base import Engine, SamplingParams
@@ -94,7 +95,6 @@ class EnvPool:
     def _make(self):
         if callable(self.spec):
             return self.spec(**self.env_kwargs) if self.env_kwargs else self.spec()
-        from agentgym.core.registry import make
 
         return make(self.spec, **self.env_kwargs)
 

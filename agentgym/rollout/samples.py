@@ -14,6 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.core.trajectory import Trajectory, read_jsonl, write_jsonl
+from agentgym.rollout.prompts import (
+    ChatPrompt,
+    build_user_text,
+    chat_user_message,
+    encode_prompt,
+    fit_prompt,
+)
 
 
 @dataclass
@@ -145,14 +152,6 @@ def samples_from_trajectories(trajectories: Iterable[Trajectory], tokenizer: Any
     prompts are cut to the recorded `meta["max_prompt_tokens"]` the same way, so the reload is exact.
     A record of a conversation-style run (`meta["prompt_style"]`, `meta["system_prompt"]`) rebuilds its
     chat from the recorded observations and response texts."""
-    from agentgym.rollout.prompts import (
-        ChatPrompt,
-        build_user_text,
-        chat_user_message,
-        encode_prompt,
-        fit_prompt,
-    )
-
     out: list[TurnSample] = []
     for ti, traj in enumerate(trajectories):
         meta = traj.meta or {}

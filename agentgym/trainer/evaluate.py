@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import agentgym
+from agentgym.engines.base import SamplingParams
 from agentgym.rollout.collector import STEP_TIMEOUT_S, collect
+from agentgym.skills import render_context
 
 
 @dataclass
@@ -36,8 +39,6 @@ class EvalResult:
     env_failures: int = 0  # episodes lost to an env fault (counted as failures in `success`)
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
 
     def save(self, path: Path) -> None:
@@ -109,9 +110,6 @@ def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, s
     episode that the env faults on (raises, returns garbage, runs past `step_timeout_s`) counts as a
     failure and in `env_failures`; the evaluation itself goes on (see `agentgym.rollout.collector`).
     The prompt options are the collector's: evaluate a policy the way it was trained."""
-    import agentgym
-    from agentgym.engines.base import SamplingParams
-
     env_kwargs = dict(env_kwargs or {})
     probe = agentgym.make(env_id, **env_kwargs).unwrapped
     split = split or probe.splits[-1]
@@ -122,7 +120,6 @@ def evaluate(engine, env_id: str, *, env_kwargs: dict[str, Any] | None = None, s
     if with_skills:
         if skill_store is None:
             raise ValueError("with_skills=True needs a skill store")
-        from agentgym.skills import render_context
 
         skill_block_fn = lambda task: render_context(skill_store.retrieve(task))  # noqa: E731
     sampling = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens, stop=(), seed=seed)

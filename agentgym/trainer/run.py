@@ -22,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from transformers.utils import logging as hf_logging
 
 from agentgym.core.errors import AgentGymError
 from agentgym.plots import plot_curves
@@ -50,8 +51,6 @@ class _Loggers:
             try:
                 import wandb
             except ImportError:
-                from agentgym.core.errors import AgentGymError
-
                 raise AgentGymError("--wandb needs the wandb package: pip install wandb") from None
             self.wandb = wandb.init(project="agentgym", config=cfg.to_dict(), dir=str(run_dir))
 
@@ -102,7 +101,6 @@ def _draw_curves(run_dir: Path, console: Console) -> str | None:
 def run_training(cfg: TrainConfig, *, resume: bool = False, console: Console | None = None) -> dict[str, Any]:
     console = console or Console()
     t_start = time.perf_counter()
-    from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # no "Writing model shards" bar at every checkpoint
     run_dir = Path(cfg.out_dir)

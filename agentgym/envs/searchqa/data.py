@@ -19,7 +19,7 @@ from typing import Any
 from agentgym.core.errors import AgentGymError
 from agentgym.envs.searchqa.protocol import question_prompt
 from agentgym.envs.searchqa.questions import DATA_SOURCES, generate_questions
-from agentgym.envs.searchqa.world import build_world
+from agentgym.envs.searchqa.world import DEFAULT_SEED, build_world
 from agentgym.retrieval.corpus import write_corpus
 
 _QUESTION_MARK = "Question:"
@@ -135,8 +135,6 @@ def processed_row(row: dict[str, Any], split: str, index: int) -> dict[str, Any]
 
 def write_dataset(out: str | Path, seed: int | None = None, parquet: bool = True) -> dict[str, int]:
     """Write the generated world: corpus.jsonl, {train,test}.jsonl and (optionally) {train,test}.parquet."""
-    from agentgym.envs.searchqa.world import DEFAULT_SEED
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     world = build_world(DEFAULT_SEED if seed is None else seed)

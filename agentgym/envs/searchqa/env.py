@@ -33,6 +33,7 @@ from agentgym.envs.searchqa.retrievers import KINDS, make_retriever
 from agentgym.envs.searchqa.skill_rules import parse_rules, words_for
 from agentgym.envs.searchqa.world import DEFAULT_SEED, WORLD_VERSION, build_world
 from agentgym.retrieval.base import Retriever
+from agentgym.retrieval.corpus import iter_corpus
 
 ENV_ID = "agentgym/SearchQA-v0"
 PANEL_VERSION = f"{WORLD_VERSION}+{QUESTIONS_VERSION}"
@@ -137,8 +138,6 @@ class SearchQAEnv(TextEnv):
             if self.index_path is not None:
                 self._retriever = make_retriever("bm25", index_path=self.index_path)
             elif self.corpus_path is not None:
-                from agentgym.retrieval.corpus import iter_corpus
-
                 path = self.corpus_path.resolve()
                 st = path.stat()
                 name = "corpus-" + "".join(c if c.isalnum() else "-" for c in path.stem)[:40]

@@ -13,6 +13,10 @@ from typing import Any
 
 from agentgym.core.errors import AgentGymError
 from agentgym.retrieval.base import Retriever
+from agentgym.retrieval.bm25_py import BM25PyRetriever
+from agentgym.retrieval.dense import DenseRetriever
+from agentgym.retrieval.lucene import LuceneIndex, LuceneRetriever
+from agentgym.retrieval.remote import HttpRetriever
 
 KINDS = ("bm25", "bm25-py", "dense", "http")
 _shared: dict[tuple, Retriever] = {}
@@ -36,7 +40,6 @@ def make_retriever(
     if kind == "http":
         if not url:
             raise AgentGymError("retriever='http' needs retriever_url (e.g. http://127.0.0.1:8000/retrieve)")
-        from agentgym.retrieval.remote import HttpRetriever
 
         return HttpRetriever(url, deadline=deadline_s)
     if index_path is not None:
@@ -45,8 +48,6 @@ def make_retriever(
         key = ("prebuilt", str(index_path))
         with _lock:
             if key not in _shared:
-                from agentgym.retrieval.lucene import LuceneIndex, LuceneRetriever
-
                 _shared[key] = LuceneRetriever(LuceneIndex(index_path, prebuilt=True))
             return _shared[key]
     if docs is None:
@@ -56,18 +57,12 @@ def make_retriever(
         if key in _shared:
             return _shared[key]
         if kind == "bm25":
-            from agentgym.retrieval.lucene import LuceneRetriever
-
             # a file corpus is keyed by (path, size, mtime): reopening never re-reads a wiki-sized file
             key = ":".join(map(str, share_key)) if share_key and isinstance(share_key[0], str) else None
             r: Retriever = LuceneRetriever.from_docs(docs(), name, key=key)
         elif kind == "bm25-py":
-            from agentgym.retrieval.bm25_py import BM25PyRetriever
-
             r = BM25PyRetriever(docs())
         else:
-            from agentgym.retrieval.dense import DenseRetriever
-
             r = DenseRetriever(docs(), name, progress=True)
         _shared[key] = r
         return r

@@ -20,6 +20,8 @@ import time
 import weakref
 from typing import Any
 
+from urllib3.exceptions import HTTPError
+
 from agentgym.core.env import ADMISSIBLE, Transition
 from agentgym.core.errors import AgentGymError
 from agentgym.core.task import Task
@@ -252,7 +254,6 @@ _CRASH_ERRORS: tuple[type[BaseException], ...] = (OSError, BrowserCrashed)  # OS
 def _crash_errors() -> tuple[type[BaseException], ...]:
     try:
         from selenium.common.exceptions import WebDriverException
-        from urllib3.exceptions import HTTPError
 
         return (WebDriverException, HTTPError) + _CRASH_ERRORS
     except ImportError:  # pragma: no cover

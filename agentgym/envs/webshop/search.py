@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from agentgym.core.errors import AgentGymError
 from agentgym.envs.webshop.catalog import Catalog
 from agentgym.envs.webshop.textutil import tokens
+from agentgym.retrieval.lucene import LuceneIndex
 
 SEARCH_RETURN_N = 50
 BACKENDS = ("lucene", "bm25")
@@ -97,10 +97,6 @@ class LuceneSearch:
     name = "lucene"
 
     def __init__(self, catalog: Catalog, *, cache_root: Path | None = None, memo: bool = True, progress: bool = False):
-        try:
-            from agentgym.retrieval.lucene import LuceneIndex
-        except ImportError as e:  # pragma: no cover
-            raise AgentGymError(f"the Lucene backend is unavailable ({e}); use search='bm25'") from None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webshop-lucene")
         threads = 2 if len(catalog) > 20_000 else 1
         self.index = self._pool.submit(
