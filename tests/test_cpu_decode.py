@@ -97,3 +97,51 @@ def test_switched_model_trains_like_sdpa(model_dir):
         m(ids, labels=ids).loss.backward()
     for (n, p), (_, r) in zip(m_fast.named_parameters(), m_ref.named_parameters(), strict=True):
         assert torch.allclose(p.grad, r.grad, atol=1e-6), n
+
+
+@pytest.mark.parametrize("dtype,tol", [("float32", 2e-5), ("bfloat16", 0.1)])
+def test_lean_decode_step_matches_the_models_own_step(model_dir, dtype, tol):
+    """The lean Qwen2 step (fused weights, no module dispatch) against the model's own decode step: same
+    greedy tokens in float32 and the same log-probs (to bf16 rounding in bfloat16), with padding and rows
+    leaving early; the returned log-probs still equal a separate forward pass."""
+    lean = HFEngine(model_dir, dtype=dtype)
+    own = HFEngine(model_dir, dtype=dtype, lean_decode=False)
+    prompts = sample_prompts(lean.tokenizer)
+    prompts = prompts + [p[: len(p) // 2] for p in prompts]
+    sp = SamplingParams(temperature=0, max_new_tokens=24)
+    a, b = lean.generate(prompts, sp), own.generate(prompts, sp)
+    assert lean._lean_step is not None and own._lean_step is None  # the lean path did run
+    if dtype == "float32":
+        assert [g.token_ids for g in a] == [g.token_ids for g in b]
+        with torch.no_grad():
+            for p, g in zip(prompts, a, strict=True):
+                logp = torch.log_softmax(lean.model(torch.tensor([p + g.token_ids])).logits[0].float(), -1)
+                ref = [logp[len(p) - 1 + i, t].item() for i, t in enumerate(g.token_ids)]
+                assert g.logprobs == pytest.approx(ref, abs=2e-5)
+    for x, y in zip(a, b, strict=True):
+        n = next((i for i, (s, t) in enumerate(zip(x.token_ids, y.token_ids, strict=False)) if s != t), len(x.token_ids))
+        assert x.logprobs[:n] == pytest.approx(y.logprobs[:n], abs=tol)
+
+
+def test_lean_decode_sees_in_place_weight_updates(model_dir):
+    """An in-process trainer changes the shared module in place: the next `generate` rebuilds the fused
+    weights (parameter versions changed), so its log-probs are those of the new weights."""
+    from agentgym.models.load import load_policy
+
+    model, tok = load_policy(model_dir)
+    eng = HFEngine(model, tokenizer=tok)
+    prompt = sample_prompts(tok)[0]
+    sp = SamplingParams(temperature=0, max_new_tokens=8)
+    eng.generate([prompt], sp)
+    first = eng._lean_step
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.5)
+    g = eng.generate([prompt], sp)[0]
+    second = eng._lean_step
+    assert second is not None and second is not first
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([prompt + g.token_ids])).logits[0].float(), -1)
+    assert g.logprobs == pytest.approx([logp[len(prompt) - 1 + i, t].item() for i, t in enumerate(g.token_ids)], abs=2e-5)
+    eng.generate([prompt], sp)
+    assert eng._lean_step is second  # unchanged weights keep the rebuilt step

@@ -203,3 +203,47 @@ def test_bf16_engine_runs_and_is_close(model_dir, prompts):
     assert all(len(x.token_ids) == len(x.logprobs) > 0 for x in g)
     ref = forward_logprobs(eng.model, prompts[0], g[0].token_ids)
     assert g[0].logprobs == pytest.approx(ref, abs=0.1)
+
+
+def test_min_new_tokens_keeps_eos_and_stops_from_ending_early(engine, prompts):
+    """Before `min_new_tokens`, EOS and single-token stops are masked out of sampling and no stop ends the
+    response; the log-probs stay the raw model's. Made strict by declaring two of the free output's
+    tokens EOS: without the floor the response ends at the first of them."""
+    sp = SamplingParams(temperature=0, max_new_tokens=12)
+    free = engine.generate([prompts[1]], sp)[0]
+    saved = set(engine.eos_ids)
+    try:
+        engine.eos_ids = saved | {free.token_ids[1]}
+        early = engine.generate([prompts[1]], sp)[0]
+        floored = engine.generate([prompts[1]], SamplingParams(temperature=0, max_new_tokens=12, min_new_tokens=12))[0]
+        sampled = engine.generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=12, min_new_tokens=12, seed=2))
+    finally:
+        engine.eos_ids = saved
+    assert early.finish_reason == "eos" and len(early.token_ids) == free.token_ids.index(free.token_ids[1]) + 1
+    assert len(floored.token_ids) == 12 and floored.finish_reason == "length"
+    assert free.token_ids[1] not in floored.token_ids[:12]  # masked, never sampled before the floor
+    assert floored.logprobs == pytest.approx(forward_logprobs(engine.model, prompts[1], floored.token_ids), abs=2e-5)
+    assert all(len(g.token_ids) == 12 for g in sampled)
+
+
+def test_min_new_tokens_must_fit_the_cap():
+    with pytest.raises(ValueError, match="min_new_tokens"):
+        SamplingParams(max_new_tokens=8, min_new_tokens=9)
+
+
+def test_sample_rows_draws_from_the_given_weights():
+    """The CDF sampler: frequencies match the weights (unnormalised, zeros included) within 5 binomial
+    standard errors over 40k draws, a zero weight is never drawn, and a seeded generator repeats."""
+    from agentgym.engines.hf import sample_rows
+
+    w = torch.tensor([[0.0, 2.0, 1.0, 0.0, 5.0, 2.0], [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    g = torch.Generator().manual_seed(0)
+    draws = torch.stack([sample_rows(w, g) for _ in range(40_000)])
+    p = w[0] / w[0].sum()
+    freq = torch.bincount(draws[:, 0], minlength=6).double() / len(draws)
+    se = (p * (1 - p) / len(draws)).sqrt().double()
+    assert torch.all((freq - p.double()).abs() <= 5 * se + 1e-12)
+    assert freq[0] == 0 and freq[3] == 0 and torch.all(draws[:, 1] == 0)
+    a = sample_rows(w, torch.Generator().manual_seed(7))
+    b = sample_rows(w, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)

@@ -501,3 +501,13 @@ def test_a_cpu_server_without_sleep_on_idle_is_flagged(model_dir):
             warnings.catch_warnings():
         warnings.simplefilter("error")
         SGLangEngine(model_dir, url=srv.url)
+
+
+def test_min_new_tokens_reaches_the_server(server, model_dir, prompts):
+    """The floor is sent as SGLang's `min_new_tokens`: a stop that would end the response at token k
+    cannot end it before the floor (the fake implements SGLang's rule: stops masked until then)."""
+    eng = SGLangEngine(model_dir, url=server.url, seed_field="sampling_seed")
+    assert eng.sampling_dict(SamplingParams(max_new_tokens=8, min_new_tokens=8))["min_new_tokens"] == 8
+    assert "min_new_tokens" not in eng.sampling_dict(SamplingParams(max_new_tokens=8))
+    gens = eng.generate(prompts, SamplingParams(temperature=1.0, max_new_tokens=10, min_new_tokens=10, seed=1))
+    assert all(len(g.token_ids) == 10 for g in gens)

@@ -57,3 +57,50 @@ def test_gradients_flow_to_the_weights(model):
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and any(float(g.abs().sum()) > 0 for g in grads)
     model.zero_grad(set_to_none=True)
+
+
+def _grouped_batch(model, seed: int = 1):
+    """Two tasks x three rollouts (shared prompts, ragged responses, one of length 1) plus one sample of
+    its own: the shape of a turn-0 GRPO batch."""
+    g = torch.Generator().manual_seed(seed)
+    V = model.config.vocab_size
+    a, b, c = (torch.randint(3, V, (n,), generator=g).tolist() for n in (21, 13, 8))
+    prompts = [a, a, a, b, b, b, c]
+    responses = [torch.randint(3, V, (n,), generator=g).tolist() for n in (6, 1, 9, 4, 4, 7, 5)]
+    return prompts, responses
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_shared_prompt_pass_equals_the_per_sample_forward_in_values_and_gradients(model, bf16):
+    """Each distinct prompt run once (its KV cache repeated per sample) gives the log-probs, entropies and
+    weight gradients of the plain per-sample forward: to 1e-5 in float32, to bf16 rounding with autocast."""
+    from agentgym.trainer.scoring import shared_prompts
+
+    prompts, responses = _grouped_batch(model)
+    assert shared_prompts(prompts) == [0, 0, 0, 1, 1, 1, 2]
+    model.train()
+    out = {}
+    for share in (False, True):
+        model.zero_grad(set_to_none=True)
+        logp, ent, mask = response_logprobs(model, prompts, responses, with_entropy=True, bf16=bf16, share_prompts=share)
+        ((logp * mask).sum() + 0.1 * (ent * mask).sum()).backward()
+        out[share] = (logp.detach(), ent.detach(), mask, {n: p.grad.clone() for n, p in model.named_parameters()})
+    model.eval()
+    model.zero_grad(set_to_none=True)
+    tol = 2e-2 if bf16 else 1e-5
+    assert torch.equal(out[True][2], out[False][2])
+    assert torch.allclose(out[True][0], out[False][0], atol=tol) and torch.allclose(out[True][1], out[False][1], atol=tol)
+    for name, g_plain in out[False][3].items():
+        g_shared = out[True][3][name]
+        assert torch.allclose(g_shared, g_plain, atol=tol * max(1.0, float(g_plain.abs().max())), rtol=tol), name
+    if not bf16:  # and the plain values are the one-sample forwards
+        for i, (p, r) in enumerate(zip(prompts, responses, strict=True)):
+            assert out[True][0][i, : len(r)].tolist() == pytest.approx(reference(model, p, r), abs=1e-5)
+
+
+def test_prompts_are_shared_only_when_it_saves_work():
+    from agentgym.trainer.scoring import shared_prompts
+
+    assert shared_prompts([[1, 2], [3, 4], [5, 6]]) is None  # all distinct
+    assert shared_prompts([[1] * 10, [1] * 10, [2] * 30]) is None  # distinct tokens 40 of 50 > 75%
+    assert shared_prompts([[1] * 10] * 4) == [0, 0, 0, 0]

@@ -42,7 +42,8 @@ def test_bad_config_files(tmp_path, text, match):
 @pytest.mark.parametrize(
     "over, match",
     [({"group_size": 1}, "group_size"), ({"lr": 2.0}, "lr"), ({"zero_stage": 2}, "needs --deepspeed"),
-     ({"engine": "vllm"}, "unknown engine"), ({"model": "/no/such/dir"}, "not a directory")],
+     ({"engine": "vllm"}, "unknown engine"), ({"model": "/no/such/dir"}, "not a directory"),
+     ({"min_new_tokens": 49}, "must not exceed max_new_tokens"), ({"min_new_tokens": -1}, "min_new_tokens")],
 )
 def test_validation(over, match):
     with pytest.raises(AgentGymError, match=match):

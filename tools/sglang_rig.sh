@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real-SGLang test rig (docs/dependencies.md, "SGLang"): SGLang 0.5.23 in its own virtualenv under the
+# The real-SGLang test rig (docs/training.md, "Scale: DeepSpeed and SGLang"): SGLang 0.5.23 in its own virtualenv under the
 # agentgym cache, runnable on a CPU-only machine. `pip install sglang` cannot work here (it pins a CUDA
 # torch and CUDA-only kernels), so: sglang with --no-deps, its CPU-safe dependencies, the project's torch
 # CPU pin (constraints.txt), and import shims for two GPU-only modules that SGLang imports on the CPU path
@@ -19,7 +19,7 @@ export PIP_CONSTRAINT=$ROOT/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # SGLang 0.5.23's own pins where they matter (transformers, tokenizers), the base packages it needs, and
-# its CPU-safe dependencies (the list of ../shared/sglang-cpu-deps.txt, kept here so a clean clone has it).
+# its CPU-safe dependencies (the list is kept here, so a clean clone has it).
 DEPS=(
   "torch==2.13.0" "transformers==5.19.0" "tokenizers==0.23.2" numpy packaging pydantic regex tqdm
   aiohttp anthropic "blobfile==3.0.0" build "compressed-tensors==0.18.0" datasets distro easydict einops

@@ -16,6 +16,7 @@ error) for on-policy samples.
 from __future__ import annotations
 
 import abc
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,16 @@ class SamplingParams:
     matched string (the closing tag stays in the response ids and text); so does the tokenizer's EOS.
     An empty `stop` given to the rollout collector means "the env family's closing tags"
     (`</action>`; Search-QA `</search>`, `</answer>`); engines themselves then stop on EOS or length.
-    `seed` makes sampling reproducible where the engine supports it (hf: yes; sglang: see its docs)."""
+    `seed` makes sampling reproducible where the engine supports it (hf: yes; sglang: see its docs).
+    `min_new_tokens` keeps EOS and the stops from ending a response before that many tokens (as in
+    transformers and SGLang): fixed-length responses for benchmarks; the log-probs stay the model's."""
 
     temperature: float = 1.0
     top_p: float = 1.0
     max_new_tokens: int = 48
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    min_new_tokens: int = 0
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -46,6 +50,8 @@ class SamplingParams:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise ValueError(f"min_new_tokens must be in [0, max_new_tokens={self.max_new_tokens}], got {self.min_new_tokens}")
         object.__setattr__(self, "stop", tuple(self.stop))
 
     @property
@@ -94,16 +100,22 @@ class Engine(abc.ABC):
         self.close()
 
 
+#: Engine name -> "module:Class". The module is imported when the engine is made: this interface
+#: module imports no engine (hf pulls in torch and transformers; the CLI imports this at start-up).
+ENGINES: dict[str, str] = {
+    "hf": "agentgym.engines.hf:HFEngine",
+    "sglang": "agentgym.engines.sglang:SGLangEngine",
+}
+
+
 def make_engine(name: str, model: Any, **kwargs: Any) -> Engine:
     """Build an engine by name: `"hf"` (in-process; `model` is a path or a loaded model) or `"sglang"`
     (`model` is a model directory to launch a server with, or pass `url=` for a running server)."""
     name = name.lower()
-    if name == "hf":
-        from agentgym.engines.hf import HFEngine
-
-        return HFEngine(model, **kwargs)
+    if name not in ENGINES:
+        raise ValueError(f"unknown engine {name!r}; valid: {', '.join(ENGINES)}")
+    module, _, cls_name = ENGINES[name].partition(":")
+    cls = getattr(importlib.import_module(module), cls_name)
     if name == "sglang":
-        from agentgym.engines.sglang import SGLangEngine
-
-        return SGLangEngine(model if isinstance(model, (str, Path)) else None, **kwargs)
-    raise ValueError(f"unknown engine {name!r}; valid: hf, sglang")
+        return cls(model if isinstance(model, (str, Path)) else None, **kwargs)
+    return cls(model, **kwargs)

@@ -72,10 +72,17 @@ import sys
 import tempfile
 import time
 import warnings
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any
 
+import requests
+import torch
+import torch.multiprocessing as torch_mp  # also registers torch's reductions with ForkingPickler
+from safetensors.torch import save_file
+
 from agentgym.engines.base import Engine, EngineError, Generation, SamplingParams
+from agentgym.engines.load import load_tokenizer
 
 #: Flags that make SGLang run on a CPU-only machine (dependencies.md); the default there.
 CPU_SERVER_ARGS: tuple[str, ...] = (
@@ -104,8 +111,6 @@ def free_port() -> int:
 
 
 def cuda_available() -> bool:
-    import torch
-
     return bool(torch.cuda.is_available())
 
 
@@ -127,17 +132,13 @@ def serialize_named_tensors(named: list[tuple[str, Any]]) -> str:
     with torch's `file_system` sharing (see the module docstring). Tensors travel through shared
     memory, so this only works when the server runs on this machine, and they must stay alive until
     the server has answered."""
-    from multiprocessing.reduction import ForkingPickler
-
-    import torch.multiprocessing as tmp  # also registers torch's reductions with ForkingPickler
-
-    before = tmp.get_sharing_strategy()
-    tmp.set_sharing_strategy("file_system")
+    before = torch_mp.get_sharing_strategy()
+    torch_mp.set_sharing_strategy("file_system")
     try:
         buf = io.BytesIO()
         ForkingPickler(buf).dump(named)
     finally:
-        tmp.set_sharing_strategy(before)
+        torch_mp.set_sharing_strategy(before)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -174,8 +175,6 @@ class SGLangServer:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self, model_path: str | Path | None = None, extra_args: tuple[str, ...] = ()) -> None:
-        import requests
-
         if model_path is not None:
             self.model_path = str(model_path)
         self.stop()
@@ -263,8 +262,6 @@ class SGLangEngine(Engine):
                  server_env: dict[str, str] | None = None, port: int | None = None, timeout: float = 300.0,
                  startup_timeout: float = 600.0, max_restarts: int = 3, retries: int = 3,
                  tensor_sync: bool = False, seed_field: str | None = "sampling_seed", health_timeout: float = 10.0):
-        import requests
-
         if model_path is None and url is None:
             raise ValueError("SGLangEngine needs model_path (to launch a server) or url (of a running one)")
         self.model_path = str(model_path) if model_path is not None else None
@@ -284,7 +281,6 @@ class SGLangEngine(Engine):
         if tokenizer is None:
             if self.model_path is None:
                 raise ValueError("SGLangEngine(url=...) needs tokenizer= or model_path= for decoding")
-            from agentgym.models.load import load_tokenizer
 
             tokenizer = load_tokenizer(self.model_path)
         self.tokenizer = tokenizer
@@ -314,8 +310,6 @@ class SGLangEngine(Engine):
 
     # ---- plumbing ------------------------------------------------------------------------------
     def healthy(self) -> bool:
-        import requests
-
         try:
             return self.session.get(self.url + "/health", timeout=self.health_timeout).status_code == 200
         except requests.RequestException:
@@ -323,8 +317,6 @@ class SGLangEngine(Engine):
 
     def _server_info(self) -> dict[str, Any]:
         """The server's resolved flags, or {} when it does not say (older versions, other servers)."""
-        import requests
-
         for route in ("/server_info", "/get_server_info"):
             try:
                 r = self.session.get(self.url + route, timeout=self.health_timeout)
@@ -367,8 +359,6 @@ class SGLangEngine(Engine):
 
     def _post(self, route: str, payload: dict[str, Any] | None = None, *, timeout: float | None = None):
         """POST with timeout; restart a dead launched server, retry a flaky given one."""
-        import requests
-
         last = ""
         for attempt in range(self.retries + 1):
             if self.server is not None and not self.server.alive():
@@ -403,6 +393,8 @@ class SGLangEngine(Engine):
         }
         if sp.stop:
             d["stop"] = list(sp.stop)
+        if sp.min_new_tokens:
+            d["min_new_tokens"] = int(sp.min_new_tokens)
         if sp.seed is not None and self.seed_field:
             d[self.seed_field] = int(sp.seed)
         return d
@@ -515,9 +507,6 @@ class SGLangEngine(Engine):
     def _save_weights(self, weights: Any) -> Path:
         """Write in-memory weights as a model folder a server can be launched on: weights, config and
         tokenizer."""
-        import torch
-        from safetensors.torch import save_file
-
         if not isinstance(weights, torch.nn.Module):
             src = Path(self.source_path) if self.source_path is not None else None
             if src is None or not (src / "config.json").is_file():
@@ -573,8 +562,6 @@ class SGLangEngine(Engine):
 
     def _update_by_tensor(self, weights: Any) -> None:
         """`/update_weights_from_tensor` inside a begin/end weight-update session."""
-        import torch
-
         sd = weights.state_dict() if isinstance(weights, torch.nn.Module) else dict(weights)
         # copies: sharing moves a tensor's storage into shared memory, which must not happen to the caller's
         named = [(k, v.detach().to("cpu", copy=True).contiguous()) for k, v in sd.items()]

@@ -2,7 +2,7 @@
 
 Defaults follow docs/method.md where the paper's values transfer (G = 8, clip 0.2, dual clip 3, KL 0.01,
 entropy 0.001, beta 5, lambda 0.01, rollout temperature 1.0, validation temperature 0.4) and
-cpu-training-notes.md where they do not (a tiny model needs lr ~1e-4 with warmup, not 1e-6; a few
+docs/cpu-training-notes.md where they do not (a tiny model needs lr ~1e-4 with warmup, not 1e-6; a few
 tasks per step; a small step budget).
 """
 
@@ -31,7 +31,7 @@ from agentgym.rollout.prompts import PROMPT_STYLES, family_of, template
 from agentgym.skills.library import SkillLibrary, packaged_envs
 from agentgym.skills.retrievers import STRATEGIES as SKILL_STRATEGIES
 
-#: Episode reward per env family: R = scale * won (method.md section 3), the invalid-action penalty and
+#: Episode reward per env family: R = scale * won (docs/method.md, section 3), the invalid-action penalty and
 #: the KL coefficient. Any other family (a third-party env, or one with its own template) gets the
 #: `generic` row. The prompt history is not here: it is the family template's H (`env_defaults`).
 ENV_REWARD = {
@@ -51,6 +51,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "temperature": (lambda v: v >= 0, ">= 0"),
     "top_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "max_new_tokens": (lambda v: v >= 1, ">= 1"),
+    "min_new_tokens": (lambda v: v >= 0, ">= 0"),
     "history": (lambda v: v >= 0, ">= 0 (past turns in the prompt)"),
     "max_episode_tokens": (lambda v: v >= 1, ">= 1 (generated tokens per episode), or unset for no budget"),
     "env_step_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
@@ -100,6 +101,9 @@ class TrainConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     max_new_tokens: int = 48
+    #: EOS and the closing tags cannot end a response before this many tokens (0: off); benchmarks use
+    #: it for fixed-length responses, as transformers' and SGLang's `min_new_tokens`
+    min_new_tokens: int = 0
     history: int | None = None  # None: the env family's template (4 ALFWorld and Search-QA, 2 WebShop and generic)
     # prompts for instruct models (docs/training.md, "Prompts for instruct models"); the defaults are the
     # prompts the default policies were trained on
@@ -213,6 +217,9 @@ class TrainConfig:
         self._validate_sglang_launch()
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise AgentGymError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+        if self.min_new_tokens > self.max_new_tokens:
+            raise AgentGymError(f"min_new_tokens ({self.min_new_tokens}) must not exceed max_new_tokens "
+                                f"({self.max_new_tokens})")
         if self.loss_agg not in AGGREGATIONS:
             raise AgentGymError(f"unknown loss_agg {self.loss_agg!r}; valid: {', '.join(AGGREGATIONS)}")
         if self.ppo_epochs * self.ppo_mini_batches > MAX_UPDATES_PER_BATCH:

@@ -16,6 +16,7 @@ the steps an uninterrupted run would have taken.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -27,9 +28,27 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
+import agentgym
+from agentgym.backends import get_backend
+from agentgym.backends.base import TokenBatch, is_finite, nonfinite_keys, zero_loss
 from agentgym.backends.grpo import LOG_RATIO_CLAMP
 from agentgym.core.errors import AgentGymError
+from agentgym.distributed import (
+    OptimConfig,
+    all_ranks_true,
+    all_reduce_sum,
+    build_learner,
+    combine_metrics,
+    init_distributed,
+    max_across_ranks,
+    reduce_metrics,
+    token_mean_denominator,
+)
+from agentgym.engines.base import SamplingParams, make_engine
+from agentgym.models.default import ensure_default_model, load_policy
 from agentgym.models.lora import (
     LoraSettings,
     adapter_names,
@@ -38,6 +57,10 @@ from agentgym.models.lora import (
     enable_gradient_checkpointing,
     merged_state_dict,
 )
+from agentgym.rollout.collector import collect
+from agentgym.rollout.prompts import encode_prompt, fit_prompt
+from agentgym.runtime import peak_memory_gb, trim_heap
+from agentgym.skills import SkillStore, render_context
 from agentgym.trainer import checkpoint as ckpt
 from agentgym.trainer.config import (
     TRAIN_SKILL_LIBRARY_HOW,
@@ -46,6 +69,7 @@ from agentgym.trainer.config import (
     resolve_env_id,
     skill_library_for,
 )
+from agentgym.trainer.evaluate import evaluate
 from agentgym.trainer.scoring import response_logprobs
 
 #: Mean |engine - trainer| log-probability of the sampled tokens (nats per token) past which a step
@@ -65,8 +89,6 @@ def seed_step(seed: int, step: int) -> int:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, *, log=print):
-        from agentgym.backends import get_backend
-
         self.cfg = cfg.resolved()
         self.cfg.validate()  # configs built in code get the CLI's checks too
         self.log = log
@@ -88,10 +110,6 @@ class Trainer:
     def _backend_overrides(self) -> dict[str, Any]:
         """Per-env defaults (KL coefficient, invalid-action penalty) where the backend has such a field,
         then the user's backend options (an unknown one is an error that names the valid ones)."""
-        import dataclasses
-
-        from agentgym.backends import get_backend
-
         names = {f.name for f in dataclasses.fields(get_backend(self.cfg.backend).config)}
         defaults = {"kl_coef": self.cfg.kl_coef, "invalid_penalty": self.cfg.invalid_penalty}
         return {**{k: v for k, v in defaults.items() if k in names}, **self.cfg.backend_kwargs}
@@ -106,8 +124,6 @@ class Trainer:
         return torch.device(self.cfg.device)
 
     def _setup_env(self) -> None:
-        import agentgym
-
         try:
             probe = agentgym.make(self.env_id, **self.cfg.env_kwargs).unwrapped
         except (TypeError, ValueError) as e:
@@ -122,10 +138,6 @@ class Trainer:
         self.cfg.check_panel(self.train_split, len(self.train_panel))
 
     def _setup_model(self) -> None:
-        from agentgym.distributed import OptimConfig, build_learner, init_distributed
-        from agentgym.engines.base import make_engine
-        from agentgym.models.default import ensure_default_model, load_policy
-
         if self.cfg.deepspeed:
             info = init_distributed(deepspeed=True)
             self.rank, self.world, self.is_main = info.rank, info.world_size, info.is_main
@@ -184,8 +196,6 @@ class Trainer:
         """The skill store, only for backends that use skills (the teacher's c+ or the student's prompt)."""
         self.skills = None
         if self.skill_library is not None:
-            from agentgym.skills import SkillStore
-
             self.skills = SkillStore.from_library(self.skill_library, strategy=self.cfg.skills, k=self.cfg.skills_k,
                                                   seed=self.cfg.seed)
 
@@ -197,11 +207,6 @@ class Trainer:
         return [self.train_panel[int(i)] for i in idx[self.rank :: self.world]]
 
     def train_step(self) -> dict[str, Any]:
-        from agentgym.engines.base import SamplingParams
-        from agentgym.rollout.collector import collect
-        from agentgym.runtime import peak_memory_gb, trim_heap
-        from agentgym.skills import render_context
-
         cfg, step = self.cfg, self.step
         sseed = seed_step(cfg.seed, step)
         t0 = time.perf_counter()
@@ -211,7 +216,7 @@ class Trainer:
         block_fn = (lambda task: context_of[task.task_id]) if self.backend.student_sees_skills else None
         self.model.eval()
         sampling = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                                  stop=(), seed=sseed)  # stop=(): the env family's closing tags
+                                  min_new_tokens=cfg.min_new_tokens, stop=(), seed=sseed)  # stop=(): the env family's closing tags
         batch = collect(self.engine, self.env_id, tasks, cfg.group_size, sampling, env_kwargs={**cfg.env_kwargs, "split": self.train_split},
                         skill_block_fn=block_fn, history=cfg.history, step_timeout_s=cfg.env_step_timeout_s,
                         max_prompt_tokens=self.max_prompt_tokens, log=self.log, **cfg.prompt_options())
@@ -235,8 +240,6 @@ class Trainer:
     def _stop_if_most_failed(self, batch, step: int) -> None:
         """One clear error when more than half of the step's episodes (over all ranks) were lost to env
         faults: the env is broken, not unlucky, and training on the rest would be training on noise."""
-        from agentgym.distributed import all_reduce_sum
-
         failed = int(all_reduce_sum(float(len(batch.failures))))
         total = int(all_reduce_sum(float(len(batch.trajectories))))
         if total and 2 * failed > total:
@@ -253,8 +256,6 @@ class Trainer:
         batch is shuffled each epoch and split into mini-batches, one optimizer update each; old
         log-probs, teacher and reference log-probs are all scored once, before the first update, by the
         weights that sampled the batch. `context_of[task_id]` is the c+ block of each task."""
-        from agentgym.distributed import all_ranks_true, combine_metrics, max_across_ranks, reduce_metrics
-
         cfg = self.cfg
         t0 = time.perf_counter()
         # decided by all ranks together: a rank left without samples (its groups lost to env faults) must
@@ -300,41 +301,40 @@ class Trainer:
         """Per-sample log-probs that stay fixed through the step's updates, scored without gradient:
         the teacher's (c+ prepended, when the backend has one), the reference policy's (when it has a KL)
         and, with `old`, the sampling weights' own (PPO's old log-probs). Chunked as the updates are."""
-        from agentgym.rollout.prompts import encode_prompt, fit_prompt
-
-        fixed: dict[str, list] = {"teacher": [], "ref": [], "old": []}
+        wanted = {"teacher": self.backend.needs_teacher, "ref": self.ref_model is not None, "old": old}
+        fixed: dict[str, list] = {k: [None] * len(samples) if on else [] for k, on in wanted.items()}
         t_teacher = t_ref = 0.0
         mbs = self.cfg.micro_batch_size
+        order = by_length(samples, range(len(samples)))
         for lo in range(0, len(samples), mbs):
-            chunk = samples[lo : lo + mbs]
+            rows = order[lo : lo + mbs]
+            chunk = [samples[i] for i in rows]
             prompts, responses = [s.prompt_ids for s in chunk], [s.response_ids for s in chunk]
             with torch.no_grad():
                 if self.backend.needs_teacher:
                     ts = time.perf_counter()
                     t_prompts = [fit_prompt(encode_prompt(self.tokenizer, s.user_text, privileged=context_of[s.task_id]),
                                             self.max_prompt_tokens, self.tokenizer) for s in chunk]
-                    fixed["teacher"] += _rows(response_logprobs(self.learner.model, t_prompts, responses,
-                                                                pad_id=self.pad_id, bf16=self.cfg.bf16))
+                    _put(fixed["teacher"], rows, response_logprobs(self.learner.model, t_prompts, responses,
+                                                                   pad_id=self.pad_id, bf16=self.cfg.bf16))
                     t_teacher += time.perf_counter() - ts
                 if self.ref_model is not None:
                     ts = time.perf_counter()
-                    fixed["ref"] += _rows(response_logprobs(self.ref_model, prompts, responses, pad_id=self.pad_id,
-                                                            bf16=self.cfg.bf16))
+                    _put(fixed["ref"], rows, response_logprobs(self.ref_model, prompts, responses, pad_id=self.pad_id,
+                                                               bf16=self.cfg.bf16))
                     t_ref += time.perf_counter() - ts
                 if old:
-                    fixed["old"] += _rows(response_logprobs(self.learner.model, prompts, responses, pad_id=self.pad_id,
-                                                            bf16=self.cfg.bf16))
+                    _put(fixed["old"], rows, response_logprobs(self.learner.model, prompts, responses, pad_id=self.pad_id,
+                                                               bf16=self.cfg.bf16))
         return fixed, t_teacher, t_ref
 
     def _one_update(self, idx: list[int], samples: list, adv: torch.Tensor, fixed: dict[str, list], step: int,
                     parts: list, *, first_epoch: bool) -> float | None:
         """One optimizer update on the samples `idx` (a mini-batch), micro-batch by micro-batch; appends
         each micro-batch's (tokens, metrics) to `parts`; the grad norm, or None when it was skipped."""
-        from agentgym.backends.base import TokenBatch, is_finite, nonfinite_keys, zero_loss
-        from agentgym.distributed import all_ranks_true, max_across_ranks, token_mean_denominator
-
         cfg = self.cfg
         mbs = cfg.micro_batch_size
+        idx = by_length(samples, idx)  # micro-batches of similar lengths: less padding, shared prompts together
         chunks = [idx[lo : lo + mbs] for lo in range(0, len(idx), mbs)]
         denom = token_mean_denominator(sum(len(samples[i].response_ids) for i in idx))
         seq_denom = token_mean_denominator(len(idx)) if cfg.loss_agg != "token-mean" else None
@@ -429,8 +429,6 @@ class Trainer:
 
     # ---- evaluation ----------------------------------------------------------------------------
     def evaluate(self, *, with_skills: bool = False, episodes: int | None = None):
-        from agentgym.trainer.evaluate import evaluate
-
         if with_skills and self.skills is None:
             raise AgentGymError(f"backend {self.backend.name} uses no skills; evaluate with `agentgym eval --with-skills`")
         self.model.eval()
@@ -469,9 +467,6 @@ class Trainer:
 
         A checkpoint whose files are torn (a crash or a full disk after it was marked complete) is skipped
         with a warning for the one before it; weights of another architecture are a clear error."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         found = ckpt.complete(self.run_dir)
         for path in found:
             try:
@@ -573,6 +568,22 @@ def tis_weights(old: torch.Tensor, mask: torch.Tensor, chunk: list, cap: float) 
     eng = engine_logprobs(chunk, old.detach())
     w = torch.exp((old.detach() - eng).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)).clamp(max=cap)
     return torch.where(mask.bool(), w, torch.ones_like(w))
+
+
+def by_length(samples: list, idx) -> list[int]:
+    """`idx` ordered by sample length (prompt + response), equal prompts adjacent. Cut into micro-batches
+    in this order, a batch pads to lengths close to its own (multi-turn prompts vary 5x in length; in
+    collection order a WebShop batch computed 1.5x its real tokens, sorted 1.04x) and the rollouts that
+    share a prompt meet in one micro-batch, where scoring runs that prompt once. The loss is a sum over
+    samples, so the order changes nothing but float rounding."""
+    return sorted(idx, key=lambda i: (len(samples[i].prompt_ids) + len(samples[i].response_ids),
+                                      samples[i].prompt_ids, i))
+
+
+def _put(out: list, rows: list[int], scored: tuple) -> None:
+    """Each sample's unpadded per-token values into its slot of `out`."""
+    for i, r in zip(rows, _rows(scored), strict=True):
+        out[i] = r
 
 
 def _rows(scored: tuple) -> list[torch.Tensor]:

@@ -9,7 +9,7 @@ the JSON shapes of sgl-project/sglang (`srt/entrypoints/http_server.py`, `srt/ma
 - `GET /get_model_info`: `{"model_path", "tokenizer_path", "is_generation", "preferred_sampling_params",
   "weight_version"}`.
 - `POST|PUT /generate`: `text` or `input_ids` (one prompt or a list), `sampling_params` (dict or one per
-  prompt: temperature, top_p, top_k, max_new_tokens (default 128), stop, stop_token_ids, ignore_eos,
+  prompt: temperature, top_p, top_k, max_new_tokens (default 128), min_new_tokens, stop, stop_token_ids, ignore_eos,
   skip_special_tokens, no_stop_trim, sampling_seed, ...), `return_logprob`, `return_text_in_logprobs`.
   Reply per prompt: `{"text", "output_ids", "meta_info": {"id", "finish_reason", "prompt_tokens",
   "completion_tokens", "cached_tokens", "weight_version", "output_token_logprobs": [[lp, id, text|None]],
@@ -181,6 +181,7 @@ class FakeSGLang:
         stop = [stop] if isinstance(stop, str) else list(stop)
         stop_ids = set(int(t) for t in (sp.get("stop_token_ids") or []))
         ignore_eos = bool(sp.get("ignore_eos", False))
+        min_new = int(sp.get("min_new_tokens", 0) or 0)  # EOS and stop ids masked, no finish checks, until then
         skip_special = bool(sp.get("skip_special_tokens", True))
         no_trim = bool(sp.get("no_stop_trim", False))
         greedy = temp < 1e-6 or top_k == 1
@@ -197,6 +198,9 @@ class FakeSGLang:
             for _ in range(max_new):
                 logits = self.model(torch.tensor([seq])).logits[0, -1].float()
                 raw = torch.log_softmax(logits, -1)
+                early = len(out) < min_new
+                if early and (self.eos_ids or stop_ids):
+                    logits = logits.index_fill(-1, torch.tensor(sorted(set(self.eos_ids) | stop_ids)), float("-inf"))
                 if greedy:
                     tok = int(logits.argmax())
                     lp = float(raw[tok])
@@ -215,6 +219,8 @@ class FakeSGLang:
                 out.append(tok)
                 lps.append(lp)
                 seq.append(tok)
+                if early:
+                    continue
                 if (not ignore_eos and tok in self.eos_ids) or tok in stop_ids:
                     finish = {"type": "stop", "matched": tok}
                     break

@@ -1,0 +1,119 @@
+"""One decode step of a Qwen2 model as plain tensor ops over fused weights: the per-token overhead cut.
+
+At the default policies' size a decode step is dominated by per-call overhead, not arithmetic: measured
+on the 4-layer benchmark model of tools/bench_vs_trl.py (batch 16, one thread), 29 `linear` calls of
+about 70 us each and the modules' Python around them made up most of a 4-5 ms step. `LeanQwen2` runs
+the same maths with the query/key/value projections fused into one matmul per layer and gate/up into
+another (29 -> 17 linears per step) and no module dispatch, reading and writing the engine's
+preallocated cache (`cpu_decode.PreallocatedLayer`) in place of the model's own step.
+
+It mirrors transformers' Qwen2 exactly where rounding could differ: RMSNorm in float32 then cast,
+rotary cos/sin computed in float32 and cast to the activations' dtype, the one-query attention of
+`cpu_decode` (float32 scores, the cache's dtype). Only plain Qwen2 layers qualify (`LeanQwen2.build`
+returns None otherwise: LoRA-wrapped projections, sliding windows, rope scaling, other activations), and
+the fused weights are rebuilt on every `generate` call, so an in-process trainer's updates are seen.
+Checked against the model's own forward in tests/test_cpu_decode.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from agentgym.engines.cpu_decode import PreallocatedLayer
+
+
+class LeanQwen2:
+    """Fused weights of one Qwen2 causal LM and its decode step."""
+
+    def __init__(self, model: Any):
+        cfg = model.config
+        body = model.model
+        self.n_heads = cfg.num_attention_heads
+        self.n_kv = cfg.num_key_value_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        self.eps = float(cfg.rms_norm_eps)
+        self.inv_freq = body.rotary_emb.inv_freq.float()
+        self.rope_scale = float(body.rotary_emb.attention_scaling)
+        self.layers = []
+        for layer in body.layers:
+            att, mlp = layer.self_attn, layer.mlp
+            with torch.no_grad():
+                qkv_w = torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight])
+                biases = [att.q_proj.bias, att.k_proj.bias, att.v_proj.bias]
+                qkv_b = torch.cat(biases) if all(b is not None for b in biases) else None
+                gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
+            self.layers.append((layer.input_layernorm.weight, qkv_w, qkv_b, att.o_proj.weight, att.scaling,
+                                layer.post_attention_layernorm.weight, gate_up, mlp.down_proj.weight))
+        self.embed = body.embed_tokens.weight
+        self.norm = body.norm.weight
+        self.head = model.lm_head.weight
+        self.head_bias = getattr(model.lm_head, "bias", None)
+
+    @staticmethod
+    def build(model: Any) -> LeanQwen2 | None:
+        """The lean step for `model`, or None where it would not be the model's exact maths."""
+        cfg = getattr(model, "config", None)
+        body = getattr(model, "model", None)
+        if cfg is None or body is None or getattr(cfg, "model_type", None) != "qwen2":
+            return None
+        rope = getattr(cfg, "rope_parameters", None) or {}
+        if rope.get("rope_type", "default") != "default" or getattr(cfg, "use_sliding_window", False):
+            return None
+        if getattr(cfg, "hidden_act", None) != "silu" or any(t != "full_attention" for t in getattr(cfg, "layer_types", None) or ()):
+            return None
+        linear = (torch.nn.Linear,)
+        for layer in getattr(body, "layers", ()):
+            att, mlp = layer.self_attn, layer.mlp
+            mods = (att.q_proj, att.k_proj, att.v_proj, att.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj)
+            if any(type(m) not in linear for m in mods) or att.o_proj.bias is not None:
+                return None
+        if type(model.lm_head) not in linear or type(body.embed_tokens) is not torch.nn.Embedding:
+            return None
+        return LeanQwen2(model)
+
+    @staticmethod
+    def _rms(x: torch.Tensor, w: torch.Tensor, eps: float) -> torch.Tensor:
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+        return w * h.to(x.dtype)
+
+    @staticmethod
+    def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        half = x.shape[-1] // 2
+        return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+
+    @torch.inference_mode()
+    def step(self, ids: torch.Tensor, positions: torch.Tensor, cache: Any, mask: torch.Tensor) -> torch.Tensor:
+        """Logits [b, V] of one new token per row. `ids`, `positions`: [b]; `mask`: [b, L] over the cached
+        tokens plus this one (1 = attend); every cache layer a `PreallocatedLayer`."""
+        b = ids.shape[0]
+        h, kv, d = self.n_heads, self.n_kv, self.head_dim
+        x = F.embedding(ids, self.embed)  # [b, H]
+        freqs = positions.float()[:, None] * self.inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos = (emb.cos() * self.rope_scale).to(x.dtype)[:, None, :]  # [b, 1, d] against [b, heads, d]
+        sin = (emb.sin() * self.rope_scale).to(x.dtype)[:, None, :]
+        keep = mask.bool()[:, None, None, :]  # [b, 1, 1, L]
+        for (ln1, qkv_w, qkv_b, o_w, scale, ln2, gate_up, down), layer in zip(self.layers, cache.layers, strict=True):
+            qkv = F.linear(self._rms(x, ln1, self.eps), qkv_w, qkv_b)
+            q = self._rotate(qkv[:, : h * d].view(b, h, d), cos, sin)
+            k = self._rotate(qkv[:, h * d: (h + kv) * d].view(b, kv, d), cos, sin)
+            v = qkv[:, (h + kv) * d:].view(b, kv, d)
+            keys, values = layer.update(k[:, :, None, :], v[:, :, None, :])  # [b, kv, L, d], the cache's dtype
+            scores = torch.matmul(q.view(b, kv, h // kv, d).to(keys.dtype), keys.transpose(-1, -2)).float() * scale
+            probs = torch.softmax(scores.masked_fill(~keep, float("-inf")), dim=-1).to(values.dtype)
+            att = torch.matmul(probs, values).reshape(b, h * d).to(x.dtype)
+            x = x + F.linear(att, o_w)
+            gu = F.linear(self._rms(x, ln2, self.eps), gate_up)
+            inter = gu.shape[-1] // 2
+            x = x + F.linear(F.silu(gu[:, :inter]) * gu[:, inter:], down)
+        return F.linear(self._rms(x, self.norm, self.eps), self.head, self.head_bias)
+
+
+def lean_ready(cache: Any) -> bool:
+    """The lean step reads and writes preallocated layers only."""
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) is PreallocatedLayer for layer in layers)
