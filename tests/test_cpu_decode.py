@@ -124,8 +124,8 @@ def test_lean_decode_step_matches_the_models_own_step(model_dir, dtype, tol):
 
 
 def test_lean_decode_sees_in_place_weight_updates(model_dir):
-    """An in-process trainer changes the shared module in place: the next `generate` rebuilds the fused
-    weights (parameter versions changed), so its log-probs are those of the new weights."""
+    """An in-process trainer changes the shared module in place (an optimizer step, or `p.data.copy_`,
+    which bumps no version counter): the next `generate` decodes with the new weights."""
     from agentgym.models.load import load_policy
 
     model, tok = load_policy(model_dir)
@@ -133,15 +133,42 @@ def test_lean_decode_sees_in_place_weight_updates(model_dir):
     prompt = sample_prompts(tok)[0]
     sp = SamplingParams(temperature=0, max_new_tokens=8)
     eng.generate([prompt], sp)
-    first = eng._lean_step
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(1.5)
-    g = eng.generate([prompt], sp)[0]
-    second = eng._lean_step
-    assert second is not None and second is not first
-    with torch.no_grad():
-        logp = torch.log_softmax(model(torch.tensor([prompt + g.token_ids])).logits[0].float(), -1)
-    assert g.logprobs == pytest.approx([logp[len(prompt) - 1 + i, t].item() for i, t in enumerate(g.token_ids)], abs=2e-5)
-    eng.generate([prompt], sp)
-    assert eng._lean_step is second  # unchanged weights keep the rebuilt step
+    assert eng._lean_step is not None
+    for change in ("mul_", "data.copy_"):
+        with torch.no_grad():
+            for p in model.parameters():
+                if change == "mul_":
+                    p.mul_(1.5)
+                else:
+                    p.data.copy_(p.data * 0.8)
+        g = eng.generate([prompt], sp)[0]
+        with torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([prompt + g.token_ids])).logits[0].float(), -1)
+        ref = [logp[len(prompt) - 1 + i, t].item() for i, t in enumerate(g.token_ids)]
+        assert g.logprobs == pytest.approx(ref, abs=2e-5), change
+
+
+def test_lean_decode_refuses_what_it_does_not_compute():
+    """`build` returns None (the model's own step runs) for biased MLPs, models past the size bound and
+    dropout in train mode; a plain tiny Qwen2 qualifies."""
+    from fakes.tiny import TINY
+
+    from agentgym.engines import lean_decode
+    from agentgym.models.build import init_model
+    from agentgym.models.tokenizer import train_tokenizer
+
+    tok = train_tokenizer(["a b c d e f g h"] * 20, vocab_size=300)
+    model = init_model(tok, TINY).eval()
+    assert lean_decode.LeanQwen2.build(model) is not None
+    biased = init_model(tok, TINY).eval()
+    biased.model.layers[0].mlp.up_proj.bias = torch.nn.Parameter(torch.zeros(TINY.intermediate_size))
+    assert lean_decode.LeanQwen2.build(biased) is None
+    drop = init_model(tok, TINY)
+    drop.config.attention_dropout = 0.1
+    assert lean_decode.LeanQwen2.build(drop.train()) is None and lean_decode.LeanQwen2.build(drop.eval()) is not None
+    old = lean_decode.LEAN_MAX_PARAMS
+    try:
+        lean_decode.LEAN_MAX_PARAMS = 10
+        assert lean_decode.LeanQwen2.build(model) is None
+    finally:
+        lean_decode.LEAN_MAX_PARAMS = old

@@ -247,3 +247,12 @@ def test_sample_rows_draws_from_the_given_weights():
     a = sample_rows(w, torch.Generator().manual_seed(7))
     b = sample_rows(w, torch.Generator().manual_seed(7))
     assert torch.equal(a, b)
+
+
+def test_sample_rows_refuses_a_row_without_weight():
+    from agentgym.engines.hf import sample_rows
+
+    g = torch.Generator().manual_seed(0)
+    for bad in (torch.zeros(1, 4), torch.tensor([[0.5, float("nan"), 0.5, 0.0]])):
+        with pytest.raises(ValueError, match="cannot sample"):
+            sample_rows(bad, g)

@@ -239,3 +239,22 @@ def test_filter_groups_drops_groups_whose_episodes_all_end_alike(tiny_model, tmp
     lines = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert all(0.0 <= m["groups_filtered_frac"] <= 1.0 for m in lines)
     assert all(m["skipped"] for m in lines if m["groups_filtered_frac"] == 1.0)
+
+
+def test_micro_batch_order_groups_equal_prompts_and_lengths():
+    """`by_length`: prompts by length with equal prompts adjacent whatever their response lengths, so a
+    group's rollouts meet in one micro-batch (where scoring runs their prompt once); a permutation."""
+    from types import SimpleNamespace
+
+    from agentgym.trainer.loop import by_length
+
+    def s(prompt, n):
+        return SimpleNamespace(prompt_ids=prompt, response_ids=[0] * n)
+
+    a, b, c = [1] * 5, [2] * 5, [3] * 9
+    samples = [s(a, 3), s(c, 1), s(b, 7), s(a, 9), s(b, 1), s(a, 1), s(c, 4)]
+    order = by_length(samples, range(len(samples)))
+    assert sorted(order) == list(range(len(samples)))
+    prompts = [tuple(samples[i].prompt_ids) for i in order]
+    assert prompts == [tuple(a)] * 3 + [tuple(b)] * 2 + [tuple(c)] * 2
+    assert [len(samples[i].response_ids) for i in order[:3]] == [1, 3, 9]

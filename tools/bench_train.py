@@ -11,7 +11,9 @@ all backends. Run on an idle machine or with one thread (the default) and compar
 checked out in a git worktree and timed by `tools/bench_train_worker.py` with that worktree first on
 PYTHONPATH, in alternation with this checkout (with bf16 autocast off and on; old commits have no
 such option and run float32). Two figures per backend: the update on one identical batch (the same
-token ids for every code version), and whole training steps (rollout + update, the same seeds).
+token ids for every code version; median of the repeats after the first), and whole training steps
+(rollout + update, the same seeds; the rollouts differ where the sampler's random stream changed, so
+the response tokens per step are printed beside them).
 
     .venv/bin/python tools/bench_train.py --env webshop --backends grpo,sdar --against 573af36
 """
@@ -136,7 +138,7 @@ def _time(spec: dict, pythonpath: Path, work: Path, tag: str) -> dict:
     if res.returncode or line is None:
         raise RuntimeError(f"worker {tag} failed ({res.returncode}):\n{res.stderr[-3000:]}")
     out = json.loads(line[len("RESULT "):])
-    if not str(out["file"]).startswith(str(pythonpath)):
+    if not Path(out["file"]).resolve().is_relative_to(pythonpath.resolve()):
         raise RuntimeError(f"worker {tag} ran {out['file']}, not the code under {pythonpath}")
     return out
 
@@ -191,8 +193,11 @@ def against(args) -> None:
                     _time(spec, tree, work, f"u{rnd}")["update_s"])
                 if args.steps:
                     spec = {"config": cfg, "mode": "steps", "repeats": args.steps, "threads": args.threads}
-                    results.setdefault((backend, label, "step"), []).append(_time(spec, tree, work, f"s{rnd}")["step_s"])
+                    r = _time(spec, tree, work, f"s{rnd}")
+                    results.setdefault((backend, label, "step"), []).append(r["step_s"])
+                    results.setdefault((backend, label, "tokens"), []).append(r["response_tokens"])
     table = Table("backend", "code", "update s (same batch)", "vs old", "whole step s", "vs old",
+                  "response tokens / step",
                   title=f"{args.env}: median over {args.rounds} interleaved rounds ({args.threads} thread(s))")
     for backend in names:
         old_u = statistics.median(results[(backend, args.against, "update")])
@@ -200,7 +205,8 @@ def against(args) -> None:
         for label, _, _ in versions:
             u = statistics.median(results[(backend, label, "update")])
             st = statistics.median(results[(backend, label, "step")]) if args.steps else float("nan")
-            table.add_row(backend, label, f"{u:.2f}", f"{old_u / u:.2f}x", f"{st:.2f}", f"{old_s / st:.2f}x")
+            tok = statistics.median(results[(backend, label, "tokens")]) if args.steps else float("nan")
+            table.add_row(backend, label, f"{u:.2f}", f"{old_u / u:.2f}x", f"{st:.2f}", f"{old_s / st:.2f}x", f"{tok:.0f}")
     console.print(table)
     console.print(json.dumps({"/".join(k): v for k, v in results.items()}))
     shutil.rmtree(work, ignore_errors=True)

@@ -37,19 +37,22 @@ def main() -> None:
         times = []
         for r in range(int(spec["repeats"])):
             m = trainer.update(samples, data["context_of"], step=r)
+            if m.get("skipped") and "time_update" not in m:
+                raise RuntimeError("the update was skipped (no samples)")
             times.append(m["time_update"])
-        out["update_s"] = statistics.median(times)
+        out["update_s"] = statistics.median(times[1:] or times)  # the first repeat warms caches
         out["times"] = times
     else:
         rows = []
         for _ in range(int(spec["repeats"])):
             t0 = time.perf_counter()
             m = trainer.train_step()
-            rows.append((time.perf_counter() - t0, m["time_rollout"]))
+            rows.append((time.perf_counter() - t0, m["time_rollout"], m.get("response_tokens", 0)))
             trainer.step += 1
         rest = rows[1:] or rows  # the first step warms caches
         out["step_s"] = statistics.median(r[0] for r in rest)
         out["rollout_s"] = statistics.median(r[1] for r in rest)
+        out["response_tokens"] = statistics.median(r[2] for r in rest)  # the rollouts differ across versions
         out["times"] = [r[0] for r in rows]
     if hasattr(trainer, "close"):
         trainer.close()

@@ -136,7 +136,9 @@ class OneTurnEnv(TextEnv):
         return Transition("done", reward=float(won), done=True, won=won, score=float(won))
 
 
-def agentgym_run(model_dir: Path, texts: list[str], steps: int, bf16: bool, seed: int, out: Path) -> list[float]:
+def agentgym_run(model_dir: Path, texts: list[str], steps: int, bf16: bool, seed: int, out: Path,
+                 parts: list | None = None, lean_decode: bool = True) -> list[float]:
+    """Seconds per `train_step`; `parts` (if given) gets each step's (rollout s, update s)."""
     agentgym.register(ENV_ID, OneTurnEnv, texts=texts)
     cfg = load_config(None, dict(
         env=ENV_ID, backend="grpo", model=str(model_dir), tasks_per_step=PROMPTS_PER_STEP, group_size=GROUP,
@@ -144,11 +146,14 @@ def agentgym_run(model_dir: Path, texts: list[str], steps: int, bf16: bool, seed
         bf16=bf16, micro_batch_size=PROMPTS_PER_STEP * GROUP, lr=1e-5, warmup_steps=0, seed=seed,
         out_dir=str(out), tensorboard=False))
     trainer = Trainer(cfg, log=lambda *_: None)
+    trainer.engine.lean_decode = lean_decode
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
         m = trainer.train_step()
         times.append(time.perf_counter() - t0)
+        if parts is not None:
+            parts.append((m["time_rollout"], m["time_update"]))
         n = m["response_tokens"]
         if n != PROMPTS_PER_STEP * GROUP * NEW_TOKENS:
             raise RuntimeError(f"agentgym step made {n} response tokens, not {PROMPTS_PER_STEP * GROUP * NEW_TOKENS}")
@@ -197,6 +202,54 @@ def trl_run(model_dir: Path, prompts: list[str], steps: int, bf16: bool, seed: i
     return [b - a for a, b in zip(ends, ends[1:], strict=False)]
 
 
+def _multinomial(probs, generator):
+    import torch
+
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+#: agentgym with one speed lever undone at a time (issue 19's levers), for `--ablate`
+LEVERS = ("all levers", "no lean decode", "no shared prompts", "torch.multinomial sampler")
+
+
+def ablate(model_dir: Path, texts: list[str], steps: int, pairs: int, work: Path, console) -> None:
+    """agentgym alone, each lever undone in turn, interleaved: median step, rollout and update seconds."""
+    from unittest import mock
+
+    from rich.table import Table
+
+    from agentgym.engines import hf
+    from agentgym.trainer import scoring
+
+    rows: dict[str, list[tuple[float, float, float]]] = {k: [] for k in LEVERS}
+    for k in range(pairs):
+        for lever in LEVERS:
+            parts: list = []
+            patches = []
+            if lever == "no shared prompts":
+                patches.append(mock.patch.object(scoring, "SHARE_BELOW", -1.0))
+            if lever == "torch.multinomial sampler":
+                patches.append(mock.patch.object(hf, "sample_rows", _multinomial))
+            for p in patches:
+                p.start()
+            try:
+                t = agentgym_run(model_dir, texts, steps, False, k, work / f"ab-{k}-{len(rows[lever])}", parts,
+                                 lean_decode=lever != "no lean decode")
+            finally:
+                for p in patches:
+                    p.stop()
+            rows[lever].append((statistics.median(t[1:]), statistics.median(r for r, _ in parts[1:]),
+                                statistics.median(u for _, u in parts[1:])))
+    table = Table("agentgym (fp32)", "step s", "rollout s", "update s", "step vs all levers",
+                  title=f"levers, median over {pairs} interleaved runs of steps 2..{steps}")
+    base = statistics.median(r[0] for r in rows["all levers"])
+    for lever in LEVERS:
+        st = statistics.median(r[0] for r in rows[lever])
+        table.add_row(lever, f"{st:.3f}", f"{statistics.median(r[1] for r in rows[lever]):.3f}",
+                      f"{statistics.median(r[2] for r in rows[lever]):.3f}", f"{st / base:.2f}x")
+    console.print(table)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--setup", action="store_true", help="create the TRL venv and exit")
@@ -205,17 +258,22 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32,bf16", help="fp32, bf16 or both")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None, help="also write the per-step times here")
+    ap.add_argument("--ablate", action="store_true", help="agentgym only: each speed lever undone in turn")
     args = ap.parse_args()
     if args.setup:
         setup()
         return
     try:
-        import trl  # noqa: F401
+        import trl
+
+        trl_version = trl.__version__
     except ImportError:
         py = VENV / "bin" / "python"
         if py.exists() and Path(sys.executable).resolve() != py.resolve():
             os.execv(str(py), [str(py), *sys.argv])
-        sys.exit(f"TRL is not installed here; run `python {sys.argv[0]} --setup` first (a separate venv at {VENV})")
+        if not args.ablate:  # the ablation runs agentgym only
+            sys.exit(f"TRL is not installed here; run `python {sys.argv[0]} --setup` first (a separate venv at {VENV})")
+        trl_version = "(not installed)"
     if args.steps < 3 or args.pairs < 1:
         sys.exit("--steps must be >= 3 and --pairs >= 1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -242,7 +300,11 @@ def main() -> None:
     n_params = sum(p.numel() for p in transformers.AutoModelForCausalLM.from_pretrained(str(model_dir)).parameters())
     console.print(f"workload: Qwen2 {n_params / 1e6:.2f}M parameters, vocab {len(tok)}, {len(texts)} prompts of "
                   f"{PROMPT_TOKENS} tokens, {PROMPTS_PER_STEP} x {GROUP} completions of {NEW_TOKENS} tokens per step; "
-                  f"{args.threads} thread(s); torch {torch.__version__}, trl {trl.__version__}")
+                  f"{args.threads} thread(s); torch {torch.__version__}, trl {trl_version}")
+    if args.ablate:
+        ablate(model_dir, texts, args.steps, args.pairs, work, console)
+        shutil.rmtree(work, ignore_errors=True)
+        return
     table = Table("precision", "pair", "TRL s/step", "agentgym s/step", "TRL tok/s", "agentgym tok/s",
                   "TRL / agentgym", title=f"GRPO step, median of steps 2..{args.steps}")
     record: dict[str, list] = {}

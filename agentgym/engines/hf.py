@@ -72,7 +72,6 @@ class HFEngine(Engine):
         self.fast_decode = fast_decode and cpu_decode.use_decode_attention(model)
         #: decode steps of plain Qwen2 models through `lean_decode` (with fast_decode; False: the model's own)
         self.lean_decode = lean_decode
-        self._lean_key: tuple | None = None
         self._lean_step: LeanQwen2 | None = None
         self.tokenizer = tokenizer
         self.max_batch = int(max_batch)
@@ -113,11 +112,12 @@ class HFEngine(Engine):
 
     # ---- generation ----------------------------------------------------------------------------
     def _lean(self) -> LeanQwen2 | None:
-        """The lean decode step for the current weights: rebuilt only when a parameter was replaced or
-        changed in place since the last call (an in-process trainer's optimizer step bumps versions)."""
-        key = tuple((p.data_ptr(), p._version) for p in self.model.parameters())
-        if key != self._lean_key:
-            self._lean_step, self._lean_key = (LeanQwen2.build(self.model) if self.lean_decode else None), key
+        """The lean decode step over the current weights, built afresh for every `generate` call: weights
+        may change in ways no version counter sees (`p.data.copy_`), and the fusing copy costs about
+        a millisecond at the sizes it is for (`LeanQwen2.build` refuses models past `LEAN_MAX_PARAMS`)."""
+        self._lean_step = None  # the previous fused copy goes before the new one is made
+        if self.lean_decode:
+            self._lean_step = LeanQwen2.build(self.model)
         return self._lean_step
 
     def generate(self, prompt_ids: list[list[int]], sampling: SamplingParams) -> list[Generation]:
@@ -152,7 +152,8 @@ class HFEngine(Engine):
             toks: list[list[int]] = [[] for _ in range(B)]
             lps: list[list[float]] = [[] for _ in range(B)]
             reason = ["length"] * B
-            banned = sorted(set(self.eos_ids) | set(single_stop))
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            banned = sorted(t for t in set(self.eos_ids) | set(single_stop) if 0 <= t < vocab)
             for step in range(sp.max_new_tokens):
                 logits = logits.float()
                 logp = torch.log_softmax(logits, dim=-1)
@@ -297,7 +298,11 @@ def sample_rows(probs, generator):
     """One draw per row of `probs` (unnormalised weights) by inverting its CDF: one uniform per row, a
     float64 cumulative sum and a binary search. `torch.multinomial` draws an exponential per vocabulary
     entry instead, 12x slower at a 2k vocabulary and 4x at 152k on one CPU thread; the distribution is the
-    same, the random stream is not. A zero-weight token is never drawn (its CDF step is empty)."""
+    same, the random stream is not. A zero-weight token is never drawn (its CDF step is empty); a row
+    without finite positive weight (NaN logits) is an error, as it was for `torch.multinomial`."""
     cdf = probs.double().cumsum(-1)
+    total = cdf[:, -1]
+    if not bool(torch.all(torch.isfinite(total) & (total > 0))):
+        raise ValueError("cannot sample: a row of the distribution is NaN, infinite or all zero (non-finite logits?)")
     u = torch.rand(probs.shape[0], 1, generator=generator, dtype=torch.float64, device=probs.device) * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True)[:, 0].clamp_(max=probs.shape[-1] - 1)

@@ -10,8 +10,10 @@ preallocated cache (`cpu_decode.PreallocatedLayer`) in place of the model's own 
 It mirrors transformers' Qwen2 exactly where rounding could differ: RMSNorm in float32 then cast,
 rotary cos/sin computed in float32 and cast to the activations' dtype, the one-query attention of
 `cpu_decode` (float32 scores, the cache's dtype). Only plain Qwen2 layers qualify (`LeanQwen2.build`
-returns None otherwise: LoRA-wrapped projections, sliding windows, rope scaling, other activations), and
-the fused weights are rebuilt on every `generate` call, so an in-process trainer's updates are seen.
+returns None otherwise: LoRA-wrapped projections, sliding windows, rope scaling, other activations,
+dropout in train mode, partitioned or offloaded weights, models past `LEAN_MAX_PARAMS`, where the step is
+arithmetic-bound and a fused copy would only cost memory), and the engine builds it afresh for every
+`generate` call, so an in-process trainer's updates are always seen.
 Checked against the model's own forward in tests/test_cpu_decode.py.
 """
 
@@ -22,7 +24,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from agentgym.engines.cpu_decode import PreallocatedLayer
+#: Larger models are left to the model's own step: their decode is arithmetic, not overhead.
+LEAN_MAX_PARAMS = 100_000_000
 
 
 class LeanQwen2:
@@ -64,14 +67,25 @@ class LeanQwen2:
             return None
         if getattr(cfg, "hidden_act", None) != "silu" or any(t != "full_attention" for t in getattr(cfg, "layer_types", None) or ()):
             return None
+        if model.training and float(getattr(cfg, "attention_dropout", 0.0) or 0.0) > 0:
+            return None
+        params = list(model.parameters())
+        if sum(p.numel() for p in params) > LEAN_MAX_PARAMS:
+            return None
+        if any(p.device.type != "cpu" or p.numel() == 0 or p.is_meta for p in params):  # offloaded, ZeRO-3
+            return None
         linear = (torch.nn.Linear,)
+        head = getattr(model, "lm_head", None)
+        if type(head) not in linear or type(getattr(body, "embed_tokens", None)) is not torch.nn.Embedding:
+            return None
         for layer in getattr(body, "layers", ()):
             att, mlp = layer.self_attn, layer.mlp
             mods = (att.q_proj, att.k_proj, att.v_proj, att.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj)
-            if any(type(m) not in linear for m in mods) or att.o_proj.bias is not None:
+            if any(type(m) not in linear for m in mods):
                 return None
-        if type(model.lm_head) not in linear or type(body.embed_tokens) is not torch.nn.Embedding:
-            return None
+            qkv_bias = [m.bias is not None for m in (att.q_proj, att.k_proj, att.v_proj)]
+            if any(qkv_bias) != all(qkv_bias) or any(m.bias is not None for m in (att.o_proj, *mods[4:])):
+                return None
         return LeanQwen2(model)
 
     @staticmethod
@@ -111,9 +125,3 @@ class LeanQwen2:
             inter = gu.shape[-1] // 2
             x = x + F.linear(F.silu(gu[:, :inter]) * gu[:, inter:], down)
         return F.linear(self._rms(x, self.norm, self.eps), self.head, self.head_bias)
-
-
-def lean_ready(cache: Any) -> bool:
-    """The lean step reads and writes preallocated layers only."""
-    layers = getattr(cache, "layers", None)
-    return bool(layers) and all(type(layer) is PreallocatedLayer for layer in layers)

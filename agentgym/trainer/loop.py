@@ -173,6 +173,9 @@ class Trainer:
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 16:
             raise AgentGymError(f"max_new_tokens ({self.cfg.max_new_tokens}) leaves no room for a prompt in the "
                                 f"model's context of {ctx} tokens")
+        #: shared-prompt scoring makes a data-dependent number of forward calls: not under ZeRO-3, where
+        #: every rank's calls gather the weights together
+        self.share_prompts = not (self.cfg.deepspeed and self.cfg.zero_stage == 3)
         self.learner = build_learner(self.model, optim, zero_stage=self.cfg.zero_stage if self.cfg.deepspeed else None,
                                      bf16=False)
         if self.cfg.engine == "sglang":
@@ -306,8 +309,12 @@ class Trainer:
         t_teacher = t_ref = 0.0
         mbs = self.cfg.micro_batch_size
         order = by_length(samples, range(len(samples)))
-        for lo in range(0, len(samples), mbs):
-            rows = order[lo : lo + mbs]
+        chunks = [order[lo : lo + mbs] for lo in range(0, len(samples), mbs)]
+        # under ZeRO-3 every forward gathers the weights on all ranks at once: as many chunks everywhere
+        # (a rank with fewer scores its last chunk again; the values are the same)
+        n_chunks = len(chunks) if self.share_prompts else max_across_ranks(len(chunks))
+        for ci in range(n_chunks):
+            rows = chunks[min(ci, len(chunks) - 1)]
             chunk = [samples[i] for i in rows]
             prompts, responses = [s.prompt_ids for s in chunk], [s.response_ids for s in chunk]
             with torch.no_grad():
@@ -316,16 +323,16 @@ class Trainer:
                     t_prompts = [fit_prompt(encode_prompt(self.tokenizer, s.user_text, privileged=context_of[s.task_id]),
                                             self.max_prompt_tokens, self.tokenizer) for s in chunk]
                     _put(fixed["teacher"], rows, response_logprobs(self.learner.model, t_prompts, responses,
-                                                                   pad_id=self.pad_id, bf16=self.cfg.bf16))
+                                                                   pad_id=self.pad_id, bf16=self.cfg.bf16, share_prompts=self.share_prompts))
                     t_teacher += time.perf_counter() - ts
                 if self.ref_model is not None:
                     ts = time.perf_counter()
                     _put(fixed["ref"], rows, response_logprobs(self.ref_model, prompts, responses, pad_id=self.pad_id,
-                                                               bf16=self.cfg.bf16))
+                                                               bf16=self.cfg.bf16, share_prompts=self.share_prompts))
                     t_ref += time.perf_counter() - ts
                 if old:
                     _put(fixed["old"], rows, response_logprobs(self.learner.model, prompts, responses, pad_id=self.pad_id,
-                                                               bf16=self.cfg.bf16))
+                                                               bf16=self.cfg.bf16, share_prompts=self.share_prompts))
         return fixed, t_teacher, t_ref
 
     def _one_update(self, idx: list[int], samples: list, adv: torch.Tensor, fixed: dict[str, list], step: int,
@@ -346,7 +353,8 @@ class Trainer:
             chunk = [samples[i] for i in rows]
             logp, entropy, mask = response_logprobs(self.learner.model, [s.prompt_ids for s in chunk],
                                                     [s.response_ids for s in chunk], pad_id=self.pad_id,
-                                                    with_entropy=self.backend.needs_entropy, bf16=cfg.bf16)
+                                                    with_entropy=self.backend.needs_entropy, bf16=cfg.bf16,
+                                                    share_prompts=self.share_prompts)
             # one update per batch: the sampling policy is the current one, so old_logp = logp (ratio 1)
             old = _stack([fixed["old"][i] for i in rows], logp) if fixed["old"] else logp.detach()
             tb = TokenBatch(logp=logp, old_logp=old, mask=mask, advantages=adv[rows].to(logp.device),
@@ -571,13 +579,13 @@ def tis_weights(old: torch.Tensor, mask: torch.Tensor, chunk: list, cap: float) 
 
 
 def by_length(samples: list, idx) -> list[int]:
-    """`idx` ordered by sample length (prompt + response), equal prompts adjacent. Cut into micro-batches
-    in this order, a batch pads to lengths close to its own (multi-turn prompts vary 5x in length; in
-    collection order a WebShop batch computed 1.5x its real tokens, sorted 1.04x) and the rollouts that
-    share a prompt meet in one micro-batch, where scoring runs that prompt once. The loss is a sum over
-    samples, so the order changes nothing but float rounding."""
-    return sorted(idx, key=lambda i: (len(samples[i].prompt_ids) + len(samples[i].response_ids),
-                                      samples[i].prompt_ids, i))
+    """`idx` ordered by prompt length, equal prompts adjacent, then by response length. Cut into
+    micro-batches in this order, a batch pads to lengths close to its own (multi-turn prompts vary 5x in
+    length and responses are short; in collection order a WebShop batch computed 1.5x its real tokens,
+    sorted by length 1.04x) and the rollouts that share a prompt meet in one micro-batch, where scoring
+    runs that prompt once. The loss is a sum over samples: the order changes only float rounding."""
+    return sorted(idx, key=lambda i: (len(samples[i].prompt_ids), samples[i].prompt_ids,
+                                      len(samples[i].response_ids), i))
 
 
 def _put(out: list, rows: list[int], scored: tuple) -> None:

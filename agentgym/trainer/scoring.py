@@ -42,7 +42,8 @@ def response_logprobs(
 
     Gradients flow when the caller has grad enabled; wrap in `torch.no_grad()` for scoring. With
     `share_prompts`, a prompt that several samples have in common (the G rollouts of a task at turn 0)
-    is run once and its keys/values serve all of them (`shared_prompts` decides when that pays).
+    is run once and its keys/values serve all of them (`shared_prompts` decides when that pays). Turn
+    it off where every rank must make the same forward calls (ZeRO-3 gathers weights per call).
     """
     device = next(model.parameters()).device
     n = len(prompts)
@@ -68,8 +69,9 @@ def response_logprobs(
     body, head = body_and_head(model)
     which = shared_prompts(prompts) if share_prompts and body is not None and not _checkpointed(model) else None
     with autocast:
-        if which is not None:
-            sel = head(_shared_prompt_hidden(body, prompts, responses, which, t_max, pad_id, device)).float()
+        shared = _shared_prompt_hidden(body, prompts, responses, which, t_max, pad_id, device) if which else None
+        if shared is not None:
+            sel = head(shared).float()
         elif body is not None:
             # Right padding under causal attention changes nothing before a sample's end, so no mask is
             # needed (sdpa keeps its fused causal path); the vocabulary-wide head runs only at the
@@ -110,7 +112,8 @@ def _checkpointed(model: torch.nn.Module) -> bool:
     return bool(on) and model.training
 
 
-def _shared_prompt_hidden(body, prompts, responses, which: list[int], t_max: int, pad_id: int, device) -> torch.Tensor:
+def _shared_prompt_hidden(body, prompts, responses, which: list[int], t_max: int, pad_id: int,
+                          device) -> torch.Tensor | None:
     """The last hidden states that predict each response token, [N, t_max, H], computed with each distinct
     prompt run once: a left-padded pass over the distinct prompts fills a KV cache (with gradient), its
     rows are repeated per sample, and one right-padded pass over the responses (all but their last token)
@@ -126,9 +129,11 @@ def _shared_prompt_hidden(body, prompts, responses, which: list[int], t_max: int
         p_ids[i, lp - len(p):] = torch.tensor(list(p), dtype=torch.long)
         p_mask[i, lp - len(p):] = 1
     p_ids, p_mask = p_ids.to(device), p_mask.to(device)
-    cache = DynamicCache()
+    cache = DynamicCache(config=getattr(body, "config", None))
     h_prompt = body(input_ids=p_ids, attention_mask=p_mask, position_ids=(p_mask.cumsum(-1) - 1).clamp(min=0),
                     cache=cache, use_cache=True).last_hidden_state[:, -1]  # predicts response token 0
+    if cache.get_seq_length() != lp:
+        return None  # a decoder that ignored the cache: the caller takes the plain path
     rows = torch.tensor(which, dtype=torch.long, device=device)
     first = h_prompt[rows].unsqueeze(1)
     if t_max == 1:
