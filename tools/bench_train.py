@@ -191,11 +191,14 @@ def against(args) -> None:
                         "repeats": args.repeats, "threads": args.threads}
                 results.setdefault((backend, label, "update"), []).append(
                     _time(spec, tree, work, f"u{rnd}")["update_s"])
+                console.print(f"round {rnd + 1} {backend} {label}: update {results[(backend, label, 'update')][-1]:.2f} s")
                 if args.steps:
                     spec = {"config": cfg, "mode": "steps", "repeats": args.steps, "threads": args.threads}
                     r = _time(spec, tree, work, f"s{rnd}")
                     results.setdefault((backend, label, "step"), []).append(r["step_s"])
                     results.setdefault((backend, label, "tokens"), []).append(r["response_tokens"])
+                    console.print(f"round {rnd + 1} {backend} {label}: step {r['step_s']:.2f} s "
+                                  f"({r['response_tokens']:.0f} response tokens)")
     table = Table("backend", "code", "update s (same batch)", "vs old", "whole step s", "vs old",
                   "response tokens / step",
                   title=f"{args.env}: median over {args.rounds} interleaved rounds ({args.threads} thread(s))")

@@ -152,7 +152,7 @@ class HFEngine(Engine):
             toks: list[list[int]] = [[] for _ in range(B)]
             lps: list[list[float]] = [[] for _ in range(B)]
             reason = ["length"] * B
-            vocab = self.model.get_output_embeddings().weight.shape[0]
+            vocab = logits.shape[-1]
             banned = sorted(t for t in set(self.eos_ids) | set(single_stop) if 0 <= t < vocab)
             for step in range(sp.max_new_tokens):
                 logits = logits.float()
