@@ -54,14 +54,22 @@ def _decode_attention(
     b, h, _, d = query.shape
     kv = key.shape[1]
     scale = scaling if scaling is not None else d**-0.5
-    q = query.reshape(b, kv, h // kv, d).to(key.dtype)
-    scores = torch.matmul(q, key.transpose(-1, -2)).float() * scale  # [b, kv, h/kv, L]
-    if attention_mask is not None:
-        m = attention_mask[:, :, -1:, : key.shape[2]]  # [b, 1, 1, L]: the one query's row
-        scores = scores.masked_fill(~m, float("-inf")) if m.dtype == torch.bool else scores + m.float()
-    probs = torch.softmax(scores, dim=-1).to(value.dtype)
-    out = torch.matmul(probs, value)  # [b, kv, h/kv, d]
+    m = attention_mask[:, :, -1:, : key.shape[2]] if attention_mask is not None else None  # the one query's row
+    out = one_query_attention(query.reshape(b, kv, h // kv, d), key, value, m, scale)
     return out.reshape(b, 1, h, d).to(query.dtype), None
+
+
+def one_query_attention(q: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None,
+                        scale: float) -> torch.Tensor:
+    """softmax(q k^T * scale + mask) v with `q` [b, kv, h/kv, d] (the query heads of each kv head stacked),
+    `key`/`value` [b, kv, L, d], `mask` [b, 1, 1, L] boolean (True = attend) or additive, or None.
+    Scores and softmax in float32; the result [b, kv, h/kv, d] in the values' dtype. Shared with the
+    lean decode step (`lean_decode.LeanQwen2.step`)."""
+    scores = torch.matmul(q.to(key.dtype), key.transpose(-1, -2)).float() * scale  # [b, kv, h/kv, L]
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask.float()
+    probs = torch.softmax(scores, dim=-1).to(value.dtype)
+    return torch.matmul(probs, value)
 
 
 _registered = False

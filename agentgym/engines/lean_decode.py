@@ -8,12 +8,13 @@ another (29 -> 17 linears per step) and no module dispatch, reading and writing 
 preallocated cache (`cpu_decode.PreallocatedLayer`) in place of the model's own step.
 
 It mirrors transformers' Qwen2 exactly where rounding could differ: RMSNorm in float32 then cast,
-rotary cos/sin computed in float32 and cast to the activations' dtype, the one-query attention of
-`cpu_decode` (float32 scores, the cache's dtype). Only plain Qwen2 layers qualify (`LeanQwen2.build`
-returns None otherwise: LoRA-wrapped projections, sliding windows, rope scaling, other activations,
-dropout in train mode, partitioned or offloaded weights, models past `LEAN_MAX_PARAMS`, where the step is
-arithmetic-bound and a fused copy would only cost memory), and the engine builds it afresh for every
-`generate` call, so an in-process trainer's updates are always seen.
+rotary cos/sin computed in float32 and cast to the activations' dtype (transformers' `rotate_half`),
+and `cpu_decode`'s own one-query attention (`one_query_attention`: float32 scores, the cache's dtype).
+Only plain Qwen2 layers qualify (`LeanQwen2.build` returns None otherwise: LoRA-wrapped projections,
+sliding windows, rope scaling, other activations, dropout in train mode, partitioned or offloaded
+weights, models past `LEAN_MAX_PARAMS`, where the step is arithmetic-bound and a fused copy would only
+cost memory), and the engine builds it afresh for every `generate` call, so an in-process trainer's
+updates are always seen.
 Checked against the model's own forward in tests/test_cpu_decode.py.
 """
 
@@ -23,6 +24,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from transformers.models.qwen2.modeling_qwen2 import rotate_half
+
+from agentgym.engines.cpu_decode import one_query_attention
 
 #: Larger models are left to the model's own step: their decode is arithmetic, not overhead.
 LEAN_MAX_PARAMS = 100_000_000
@@ -96,8 +100,7 @@ class LeanQwen2:
 
     @staticmethod
     def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        half = x.shape[-1] // 2
-        return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+        return x * cos + rotate_half(x) * sin
 
     @torch.inference_mode()
     def step(self, ids: torch.Tensor, positions: torch.Tensor, cache: Any, mask: torch.Tensor) -> torch.Tensor:
@@ -117,9 +120,7 @@ class LeanQwen2:
             k = self._rotate(qkv[:, h * d: (h + kv) * d].view(b, kv, d), cos, sin)
             v = qkv[:, (h + kv) * d:].view(b, kv, d)
             keys, values = layer.update(k[:, :, None, :], v[:, :, None, :])  # [b, kv, L, d], the cache's dtype
-            scores = torch.matmul(q.view(b, kv, h // kv, d).to(keys.dtype), keys.transpose(-1, -2)).float() * scale
-            probs = torch.softmax(scores.masked_fill(~keep, float("-inf")), dim=-1).to(values.dtype)
-            att = torch.matmul(probs, values).reshape(b, h * d).to(x.dtype)
+            att = one_query_attention(q.view(b, kv, h // kv, d), keys, values, keep, scale).reshape(b, h * d).to(x.dtype)
             x = x + F.linear(att, o_w)
             gu = F.linear(self._rms(x, ln2, self.eps), gate_up)
             inter = gu.shape[-1] // 2
