@@ -10,7 +10,8 @@ from agentgym import envs  # noqa: F401  (importing it registers the built-in en
 from agentgym.core.checker import check_text_env
 from agentgym.core.env import ADMISSIBLE, INFO_KEYS, TextEnv, Transition
 from agentgym.core.errors import AgentGymError, UnknownEnvError
-from agentgym.core.registry import env_ids, make, register
+from agentgym.core.profile import EnvProfile, Template
+from agentgym.core.registry import env_ids, make, profile_of, register
 from agentgym.core.task import Panel, ProtocolCard, Task
 
 __version__ = "0.1.0"
@@ -18,14 +19,17 @@ __all__ = [
     "ADMISSIBLE",
     "INFO_KEYS",
     "AgentGymError",
+    "EnvProfile",
     "Panel",
     "ProtocolCard",
     "Task",
+    "Template",
     "TextEnv",
     "Transition",
     "UnknownEnvError",
     "check_text_env",
     "env_ids",
     "make",
+    "profile_of",
     "register",
 ]

@@ -39,9 +39,10 @@ from rich.table import Table
 import agentgym
 from agentgym.backends import get_backend
 from agentgym.core.errors import AgentGymError
+from agentgym.core.registry import known_env_id, resolve_env_id
 from agentgym.plots import plot_curves, plot_final, read_metrics
 from agentgym.trainer import checkpoint as ckpt
-from agentgym.trainer.config import TrainConfig, load_config, resolve_env_id
+from agentgym.trainer.config import TrainConfig, load_config
 from agentgym.trainer.evaluate import eval_indices
 from agentgym.trainer.run import run_training
 
@@ -138,9 +139,7 @@ def coerce_numbers(overrides: dict[str, Any]) -> dict[str, Any]:
 
 def plan(spec: BenchSpec) -> list[Any]:
     """One validated TrainConfig per (backend, seed), identical apart from backend, seed and out_dir."""
-    env_id = resolve_env_id(spec.env)
-    if env_id not in agentgym.env_ids() and ":" not in env_id:
-        raise AgentGymError(f"unknown env {spec.env!r}; valid: alfworld, webshop, searchqa, {', '.join(agentgym.env_ids())}")
+    env_id = known_env_id(spec.env)
     cfgs = []
     for backend in spec.backends:
         for seed in spec.seeds:

@@ -21,13 +21,13 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from agentgym.core.errors import AgentGymError
+from agentgym.core.registry import families, profile_of
 from agentgym.core.task import Task
 
 #: The group whose skills apply to every task; never counts as a hit.
@@ -156,7 +156,8 @@ class SkillLibrary:
     # ---- loading ------------------------------------------------------------------------------------
     @classmethod
     def load(cls, env: str, library_dir: str | Path | None = None, *, strict: bool = True) -> SkillLibrary:
-        """The library for `env` (a name or an env id): `<library_dir>/<env>.yaml`, else the packaged one."""
+        """The library for `env` (a family, a name or an env id): `<library_dir>/<env>.yaml`, else the one
+        of the env's profile (the built-in envs' own; a third-party env's registered file or object)."""
         name = env_name_from_id(env)
         if library_dir is not None:
             folder = Path(library_dir).expanduser()
@@ -167,11 +168,11 @@ class SkillLibrary:
                     return cls.from_file(folder / f"{name}{suffix}", strict=strict)
             found = ", ".join(sorted(p.stem for p in folder.iterdir() if p.suffix in _SUFFIXES)) or "(none)"
             raise AgentGymError(f"no skill library for env {name!r} in {str(folder)!r}; found: {found}")
-        res = resources.files("agentgym.skills.libraries").joinpath(f"{name}.yaml")
-        if not res.is_file():
-            raise AgentGymError(f"no packaged skill library for env {name!r}; valid: {', '.join(packaged_envs())}")
-        return cls.from_text(res.read_text(encoding="utf-8"), source=f"agentgym.skills/libraries/{name}.yaml",
-                             strict=strict)
+        given = profile_of(env).skill_library
+        if given is None:
+            raise AgentGymError(f"no skill library for env {name!r} (its profile names none); valid: "
+                                f"{', '.join(packaged_envs())}")
+        return given if isinstance(given, SkillLibrary) else cls.from_file(given, strict=strict)
 
     @classmethod
     def from_file(cls, path: str | Path, *, strict: bool = True) -> SkillLibrary:
@@ -358,6 +359,5 @@ def _check_keyword(kw: str, where: str) -> list[str]:
 
 
 def packaged_envs() -> list[str]:
-    """Envs with a library shipped inside agentgym."""
-    root = resources.files("agentgym.skills.libraries")
-    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+    """The env families whose profile names a skill library (the built-in envs', and any registered)."""
+    return sorted(f for f, prof in families().items() if prof.skill_library is not None)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agentgym.models.config import ModelSize
+from agentgym.core.recipe import ModelSize
 
 ENV = "agentgym/ALFWorld-Small-v0"
 TINY = ModelSize(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,

@@ -1,10 +1,12 @@
 """A third-party env end to end, as docs/custom-envs.md shows it: the doc's GuessNumber env, found through
 an entry point of a (fake) installed distribution, trained through the CLI with GRPO (no skills) and with
 SDAR and its own skill library; the one-line error without a library; a library declared at
-registration; one family for every per-env setting; the prompt history as given; a custom template."""
+registration; the env profile (template, rewards, library, workers, alias) as the one answer for every
+per-env setting, trained through the CLI by its alias; the prompt history as given; a template alone."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import re
@@ -22,25 +24,22 @@ import agentgym
 from agentgym.cli.common import check_train_config
 from agentgym.core import registry
 from agentgym.core.errors import AgentGymError
+from agentgym.core.profile import GENERIC, GENERIC_RECIPE, Template
 from agentgym.engines.base import Engine, Generation, SamplingParams
 from agentgym.models.build import init_model_dir
+from agentgym.models.default import default_config
 from agentgym.models.tokenizer import train_tokenizer
+from agentgym.rollout import collector
 from agentgym.rollout.collector import collect
-from agentgym.rollout.prompts import TEMPLATES, family_of
+from agentgym.rollout.prompts import family_of, register_template
 from agentgym.skills import SkillLibrary, render_context
-from agentgym.trainer.config import (
-    ENV_REWARD,
-    TrainConfig,
-    env_defaults,
-    env_family,
-    load_config,
-    skill_library_for,
-)
+from agentgym.trainer.config import TrainConfig, load_config, skill_library_for
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "custom-envs.md"
 EXAMPLES = ROOT / "docs" / "examples"
 GUESS = "example/GuessNumber-v0"
+PROFILED = "example/GuessNumberProfiled-v0"
 LIBRARY = EXAMPLES / "guessnumber.yaml"
 
 
@@ -54,9 +53,11 @@ def site(tmp_path_factory) -> Path:
     `entry_points.txt` holds the doc's `agentgym.envs` entry point (read from the doc's pyproject block)."""
     d = tmp_path_factory.mktemp("site")
     (d / "guess_env.py").write_text((EXAMPLES / "guess_env.py").read_text())
-    (d / "guess_template.py").write_text((EXAMPLES / "guess_template.py").read_text())
+    (d / "guess_profile.py").write_text((EXAMPLES / "guess_profile.py").read_text())
+    (d / LIBRARY.name).write_text(LIBRARY.read_text())  # the profile names the file next to its module
     toml = next(b for b in _blocks("toml") if "agentgym.envs" in b)
     eps = tomllib.loads(toml)["project"]["entry-points"][registry.ENTRY_POINT_GROUP]
+    eps["profiled"] = "guess_profile"  # a module that registers on import (the doc's other entry-point form)
     dist = d / "guess_env_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: guess-env-plugin\nVersion: 0.1\n")
@@ -83,15 +84,15 @@ def _cli(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
-def _train(site: Path, model: Path, out: Path, backend: str, *extra: str) -> subprocess.CompletedProcess:
-    return _cli(site, out.parent, "train", "--env", GUESS, "--backend", backend, "--model", str(model),
+def _train(site: Path, model: Path, out: Path, backend: str, *extra: str, env: str = GUESS) -> subprocess.CompletedProcess:
+    return _cli(site, out.parent, "train", "--env", env, "--backend", backend, "--model", str(model),
                 "--steps", "2", "--tasks-per-step", "2", "--group-size", "2", "--eval-episodes", "0",
                 "--set", "max_new_tokens=16", "--set", "tensorboard=false", "--out", str(out), *extra)
 
 
 def test_the_doc_shows_the_example_files_verbatim():
     assert _blocks("python")[0] == (EXAMPLES / "guess_env.py").read_text()  # the first block is the env
-    assert (EXAMPLES / "guess_template.py").read_text() in _blocks("python")
+    assert (EXAMPLES / "guess_profile.py").read_text() in _blocks("python")
     assert LIBRARY.read_text() in _blocks("yaml")
     assert SkillLibrary.from_file(LIBRARY).validate() == []
 
@@ -151,7 +152,7 @@ def test_a_library_declared_at_registration(site):
     check_train_config(load_config(None, {"env": GUESS, "backend": "grpo"}))
     try:
         exec(snippet, {"agentgym": agentgym, "Path": Path, "__file__": str(EXAMPLES / "guess_env.py")})
-        assert registry.skill_library_of(GUESS) == str(LIBRARY)
+        assert registry.profile_of(GUESS).skill_library == str(LIBRARY)
         assert skill_library_for(GUESS).env == "guessnumber"
         check_train_config(load_config(None, {"env": GUESS, "backend": "sdar"}))
         other = LIBRARY.parent / "nope.yaml"
@@ -160,7 +161,7 @@ def test_a_library_declared_at_registration(site):
         assert agentgym.make(GUESS).unwrapped.high == 20  # the library is no constructor option
     finally:
         guess_env.register_envs()  # back to the doc's plain registration
-    assert registry.skill_library_of(GUESS) is None
+    assert registry.profile_of(GUESS).skill_library is None
 
 
 @pytest.mark.parametrize("text, match", [
@@ -180,15 +181,58 @@ def test_a_bad_library_file_is_one_line_and_runs_nothing(tmp_path, text, match):
         skill_library_for(GUESS, tmp_path)
 
 
-def test_one_family_for_every_per_env_setting(site):
+def test_one_profile_for_every_per_env_setting(site):
+    """An env registered without a profile is generic everywhere; a built-in env's profile is what the
+    config, the template, the skill library and the default-model recipe all read."""
     env = agentgym.make(GUESS)
-    assert family_of(GUESS) == family_of(env) == env_family(GUESS) == family_of("guess_env:GuessNumberEnv") == "generic"
-    assert env_defaults(GUESS) == {**ENV_REWARD["generic"], "history": TEMPLATES["generic"].history}
+    assert family_of(GUESS) == family_of(env) == family_of("guess_env:GuessNumberEnv") == "generic"
+    assert registry.profile_of(GUESS) == registry.profile_of(env) == GENERIC
+    resolved = TrainConfig(env=GUESS).resolved()
+    assert {k: getattr(resolved, k) for k in GENERIC.training_defaults()} == GENERIC.training_defaults()
+    assert default_config(GUESS).sft == GENERIC_RECIPE.sft
     for builtin, fam in (("webshop", "webshop"), ("agentgym/ALFWorld-Small-v0", "alfworld"),
                          ("agentgym/SearchQA-v0", "searchqa"), ("webshop-browser", "webshop")):
-        assert env_family(builtin) == family_of(builtin) == fam
-        assert env_defaults(builtin)["history"] == TEMPLATES[fam].history
+        prof = registry.profile_of(builtin)
+        assert family_of(builtin) == prof.family == fam and registry.profile_of(fam).template == prof.template
+        assert TrainConfig(env=builtin).resolved().history == prof.history
+        assert default_config(registry.resolve_env_id(builtin)).sft == prof.model_recipe.sft
     assert skill_library_for("agentgym/ALFWorld-Small-v0").env == "alfworld"
+    assert TrainConfig(env="searchqa").resolved().kl_coef == registry.profile_of("searchqa").kl_coef == 0.001
+
+
+def test_a_profile_is_read_by_every_layer(site, clean_registry, tok):
+    """The doc's profile module: its alias, rewards, history, format line, skill library and rollout
+    threads are what the CLI names, the config resolves, the prompts show and the collector uses."""
+    mod = importlib.reload(importlib.import_module("guess_profile"))  # registers again in the clean tables
+    prof = mod.PROFILE
+    assert registry.resolve_env_id("GUESS") == PROFILED and registry.profile_of(PROFILED) is prof
+    assert family_of(agentgym.make(PROFILED)) == "guess" and registry.template("guess") == prof.template
+    c = TrainConfig(env="guess").resolved()
+    assert (c.reward_scale, c.invalid_penalty, c.kl_coef, c.history) == (1.0, 0.1, 0.01, 3)
+    assert skill_library_for(PROFILED).env == "guessnumber"
+    texts = _turn_texts(_Fixed(tok, "<think></think><action>guess 10</action>"), PROFILED, None, turns=5)
+    assert all(t.splitlines()[-1] == prof.template.format_line and "Actions:" not in t for t in texts)
+    assert [t.count("\nObs: ") for t in texts] == [0, 1, 2, 3, 3]
+    assert [t.count("\nObs: ") for t in _turn_texts(_Fixed(tok, "<think></think><action>guess 10</action>"),
+                                                      PROFILED, 1, turns=3)] == [0, 1, 1]
+    three = dataclasses.replace(prof, rollout_workers=3)
+    agentgym.register("example/GuessThreads-v0", "guess_env:GuessNumberEnv", high=20, profile=three)
+    collector._CALLERS.pop(3, None)
+    _turn_texts(_Fixed(tok, "<think></think><action>guess 10</action>"), "example/GuessThreads-v0", None, turns=5)
+    assert collector._CALLERS[3].workers == 3  # the collector stepped it on the profile's threads
+
+
+def test_sdar_trains_a_profiled_env_by_its_alias_with_the_profiles_library(site, tiny_guess, tmp_path):
+    """No --skill-library: the library comes from the profile; the env is known to the fresh process only
+    through the entry point, and named by its alias."""
+    out = tmp_path / "profiled"
+    p = _train(site, tiny_guess, out, "sdar", env="guess")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["history"] == 3 and cfg["skill_library"] is None
+    state = yaml.safe_load((out / "checkpoints" / "step_000002" / "skills.json").read_text())
+    assert state["env"] == "guessnumber" and state["stats"]["retrievals"] == 4
 
 
 class _Fixed(Engine):
@@ -239,27 +283,32 @@ def test_history_4_shows_four_turns_in_a_webshop_prompt(tok):
 
 
 @pytest.fixture
-def guess_template(site):
-    """The doc's template module; its template is removed afterwards (every tokenizer built later in the
-    session would otherwise see its format line)."""
-    mod = importlib.import_module("guess_template")
-    if "guess" not in TEMPLATES:  # imported before, and its template removed since
-        mod = importlib.reload(mod)
-    yield mod
-    TEMPLATES.pop("guess", None)
+def clean_registry(monkeypatch):
+    """The registry's tables as they were after the test (a family registered here would otherwise be in
+    every tokenizer corpus built later in the session)."""
+    for name in ("_families", "_profiles", "_aliases", "_libraries", "_classes", "_ids"):
+        monkeypatch.setattr(registry, name, dict(getattr(registry, name)))
 
 
-def test_a_custom_prompt_template_through_register_template(guess_template, tok):
-    env_id = "example/GuessNumberTemplated-v0"
-    tpl = TEMPLATES["guess"]
-    assert family_of(env_id) == family_of(agentgym.make(env_id)) == env_family(env_id) == "guess"
-    assert TrainConfig(env=env_id).resolved().history == tpl.history == 3
-    assert env_defaults(env_id) == {**ENV_REWARD["generic"], "history": 3}
-    texts = _turn_texts(_Fixed(tok, "<think></think><action>guess 10</action>"), env_id, None, turns=5)
-    assert all(t.splitlines()[-1] == tpl.format_line and "Actions:" not in t for t in texts)
-    assert [t.count("\nObs: ") for t in texts] == [0, 1, 2, 3, 3]
-    assert [t.count("\nObs: ") for t in _turn_texts(_Fixed(tok, "<think></think><action>guess 10</action>"),
-                                                     env_id, 1, turns=3)] == [0, 1, 1]
+def test_a_template_alone_through_register_template(site, clean_registry, tok):
+    """The lighter way: `register_template` and a class naming its family in `prompt_family`; the other
+    profile values are the generic ones."""
+    import guess_env
+
+    tpl = Template(family="guess2", history=1, tags=("action",), format_line="Reply <action>guess N</action>",
+                   show_admissible=False)
+    register_template(tpl)
+
+    class Templated(guess_env.GuessNumberEnv):
+        prompt_family = "guess2"
+
+    agentgym.register("example/GuessTemplated-v0", Templated, high=20)
+    assert family_of("example/GuessTemplated-v0") == "guess2" and registry.template("guess2") == tpl
+    c = TrainConfig(env="example/GuessTemplated-v0").resolved()
+    assert c.history == 1 and c.reward_scale == GENERIC.reward_scale
+    texts = _turn_texts(_Fixed(tok, "<think></think><action>guess 10</action>"), "example/GuessTemplated-v0", None,
+                        turns=3)
+    assert [t.count("\nObs: ") for t in texts] == [0, 1, 1] and texts[0].splitlines()[-1] == tpl.format_line
 
 
 def test_a_plugin_from_an_installed_distribution_and_a_broken_one(tmp_path, monkeypatch, site):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import time
-from pathlib import Path
 
 import pytest
 from fakes.faulty_env import FaultyToyEnv, VerboseToyEnv, register_faulty, reset_counts
@@ -225,9 +224,9 @@ def test_training_on_a_verbose_env_cuts_prompts_and_counts_them(model_dir, tmp_p
     verbose = "test/ALFWorld-VerboseToy-v0"
     if verbose not in agentgym.env_ids():
         agentgym.register(verbose, VerboseToyEnv)
-    # the class declares the generic family, which wins over its id: SDAR's teacher is given ALFWorld's
+    # registered without a profile, the env is generic whatever its id says: SDAR's teacher is given ALFWorld's
     # skills as c+ through a library file, as a third-party env would be
-    alfworld_skills = Path(agentgym.skills.__file__).parent / "libraries" / "alfworld.yaml"
+    alfworld_skills = agentgym.profile_of("alfworld").skill_library
     cfg = load_config(None, dict(COMMON, env=verbose, backend="sdar", model=str(model_dir), steps=1,
                                  out_dir=str(tmp_path / "run"), env_kwargs={"max_steps": 2},
                                  skill_library=str(alfworld_skills)))

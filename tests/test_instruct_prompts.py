@@ -341,8 +341,8 @@ ENV = "agentgym/ALFWorld-Small-v0"
 
 @pytest.fixture(scope="module")
 def alfworld_tiny(tmp_path_factory) -> Path:
+    from agentgym.core.recipe import ModelSize
     from agentgym.models.build import init_model_dir
-    from agentgym.models.config import ModelSize
 
     size = ModelSize(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
                      intermediate_size=64, max_position_embeddings=1024)

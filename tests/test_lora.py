@@ -26,9 +26,9 @@ from safetensors.torch import load_file
 
 from agentgym.cli import main
 from agentgym.core.errors import AgentGymError
+from agentgym.core.recipe import ModelSize
 from agentgym.engines.base import SamplingParams
 from agentgym.engines.hf import HFEngine
-from agentgym.models.config import ModelSize
 from agentgym.models.load import load_policy
 from agentgym.models.lora import LoraSettings, add_lora, enable_gradient_checkpointing, has_lora
 from agentgym.trainer.config import load_config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,9 +11,9 @@ import torch
 from fakes.tiny import TINY, build_tiny
 from fakes.toy_env import register_toy
 
+from agentgym.core.recipe import DefaultModelConfig, ModelSize, SFTConfig
 from agentgym.engines.base import SamplingParams
 from agentgym.engines.hf import HFEngine
-from agentgym.models.config import DefaultModelConfig, ModelSize, SFTConfig
 from agentgym.models.load import load_policy
 from agentgym.models.tokenizer import TAG_TOKENS, train_tokenizer
 from agentgym.rollout.collector import collect
@@ -402,7 +403,11 @@ def test_cli_sft_runs_one_stage_and_build_model_runs_the_recipe(tmp_path, monkey
     from agentgym.models import default
 
     env_id = register_toy()
-    monkeypatch.setitem(default.FAMILY_DEFAULTS, "generic", _staged(""))
+    from agentgym.core import registry
+    from agentgym.core.profile import GENERIC
+
+    # the toy env's own profile carries the staged recipe (restored afterwards)
+    monkeypatch.setitem(registry._profiles, env_id, dataclasses.replace(GENERIC, model_recipe=_staged("")))
     init = tmp_path / "init"
     with pytest.raises(SystemExit) as e:
         main(["init-model", "--env", env_id, "--out", str(init), "--vocab-size", "400", "--hidden-size", "32",

@@ -15,7 +15,7 @@ import torch
 
 from agentgym.backends.base import TokenBatch
 from agentgym.backends.grpo import GRPO
-from agentgym.models.config import ModelSize
+from agentgym.core.recipe import ModelSize
 from agentgym.trainer.config import load_config
 from agentgym.trainer.loop import Trainer, tis_weights
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agentgym.core.registry import families
 from agentgym.rollout.parser import parse_response
 from agentgym.rollout.prompts import (
-    TEMPLATES,
     build_user_text,
     context_length,
     encode_prompt,
@@ -47,7 +47,7 @@ def test_user_text_shows_last_h_turns_and_admissible_actions():
     assert "Obs: obs 3" in lines and "Act: act 6" in lines and "Obs: obs 2" not in text  # H = 4
     assert "Now: You see a fridge 1." in lines
     assert "Actions: open fridge 1 | look" in lines
-    assert lines[-1] == TEMPLATES["alfworld"].format_line
+    assert lines[-1] == template("alfworld").format_line
     first = build_user_text("alfworld", "t", [], "o", None)
     assert "Recent:" not in first and "Actions:" not in first
     sq = build_user_text("searchqa", "who?", [(f"o{i}", f"<search> q{i} </search>") for i in range(6)], "info", ["x"])
@@ -170,7 +170,7 @@ def test_parse_searchqa_tags():
 def test_parser_never_raises_on_garbage():
     from agentgym.core.checker import garbage_actions
 
-    for fam in TEMPLATES:
+    for fam in families():
         for g in garbage_actions(60):
             p = parse_response(fam, g)
             assert isinstance(p.action, str) and len(p.action) <= 200000

@@ -215,8 +215,8 @@ def test_a_killed_server_comes_back_with_the_synced_weights_and_tokenizer(engine
 
 
 def test_a_two_step_training_run_through_a_launched_server(tmp_path, monkeypatch):
+    from agentgym.core.recipe import ModelSize
     from agentgym.models.build import init_model_dir
-    from agentgym.models.config import ModelSize
     from agentgym.trainer.config import load_config
     from agentgym.trainer.run import run_training
 

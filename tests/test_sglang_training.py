@@ -17,9 +17,9 @@ from fakes.sglang_server import FakeSGLangServer
 from safetensors.torch import load_file, save_file
 
 from agentgym.core.errors import AgentGymError
+from agentgym.core.recipe import ModelSize
 from agentgym.engines.base import SamplingParams
 from agentgym.engines.hf import HFEngine
-from agentgym.models.config import ModelSize
 from agentgym.trainer.config import TrainConfig, load_config
 from agentgym.trainer.loop import ENGINE_LOGP_GAP_WARN, Trainer
 

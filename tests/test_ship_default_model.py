@@ -8,8 +8,8 @@ from fakes.tiny import TINY
 from fakes.tools import load_tool
 from fakes.toy_env import register_toy
 
+from agentgym.core.recipe import DefaultModelConfig, SFTConfig
 from agentgym.models import default
-from agentgym.models.config import DefaultModelConfig, SFTConfig
 
 
 def _tool():

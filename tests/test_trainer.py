@@ -20,7 +20,7 @@ from rich.console import Console
 from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agentgym.models.config import ModelSize
+from agentgym.core.recipe import ModelSize
 from agentgym.trainer.config import load_config
 from agentgym.trainer.run import run_training
 

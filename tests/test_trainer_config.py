@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from agentgym.core.errors import AgentGymError
-from agentgym.trainer.config import TrainConfig, env_family, load_config, resolve_env_id
+from agentgym.core.registry import family_of, resolve_env_id
+from agentgym.trainer.config import TrainConfig, load_config
 
 
 def test_per_env_defaults_follow_the_method():
@@ -17,7 +18,8 @@ def test_per_env_defaults_follow_the_method():
     sq = TrainConfig(env="agentgym/SearchQA-v0").resolved()
     assert (sq.reward_scale, sq.invalid_penalty, sq.history, sq.kl_coef) == (1.0, 0.01, 4, 0.001)
     assert TrainConfig(env="alfworld", history=3).resolved().history == 3
-    assert env_family("agentgym/WebShop-Browser-v0") == "webshop"
+    assert family_of("agentgym/WebShop-Browser-v0") == "webshop"
+    assert resolve_env_id("webshop-browser") == "agentgym/WebShop-Browser-v0"
     assert resolve_env_id("ALFWorld") == "agentgym/ALFWorld-v0"
 
 

@@ -150,11 +150,12 @@ def against(args) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from agentgym.core.registry import resolve_env_id
     from agentgym.engines.base import SamplingParams
     from agentgym.models.default import ensure_default_model
     from agentgym.rollout.collector import collect
     from agentgym.skills import SkillStore, render_context
-    from agentgym.trainer.config import load_config, resolve_env_id
+    from agentgym.trainer.config import load_config
     from agentgym.trainer.loop import Trainer
 
     torch.set_num_threads(args.threads)

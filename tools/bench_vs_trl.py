@@ -34,8 +34,8 @@ from pathlib import Path
 
 import agentgym
 from agentgym import Panel, Task, TextEnv, Transition
+from agentgym.core.recipe import ModelSize
 from agentgym.models.build import init_model, save_model_dir
-from agentgym.models.config import ModelSize
 from agentgym.models.load import load_tokenizer
 from agentgym.models.tokenizer import train_tokenizer
 from agentgym.rollout.prompts import Template, build_user_text, encode_prompt, register_template

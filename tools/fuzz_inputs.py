@@ -587,8 +587,8 @@ def build_tiny_model(out: Path) -> Path:
         try:
             from transformers.utils import logging as hf_logging
 
+            from agentgym.core.recipe import ModelSize
             from agentgym.models.build import init_model_dir
-            from agentgym.models.config import ModelSize
 
             hf_logging.disable_progress_bar()
             size = ModelSize(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,

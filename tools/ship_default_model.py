@@ -32,9 +32,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from agentgym.cli.common import parse_kv
-from agentgym.core.registry import make
+from agentgym.core.registry import make, resolve_env_id
 from agentgym.models.default import MODEL_FILES, SHIPPED_DIR, _slug, default_config, model_key
-from agentgym.trainer.config import resolve_env_id
 
 
 def _diff(want: dict, got: dict, where: str) -> list[str]:

@@ -160,7 +160,8 @@ def check_train_config(cfg: Any) -> None:
     Runs before any model is built; it replaces `cfg.env_kwargs` / `cfg.backend_kwargs` by their typed
     values. Building the env here costs nothing later: panels and catalogs are cached in the process."""
     from agentgym.backends import get_backend
-    from agentgym.trainer.config import TRAIN_SKILL_LIBRARY_HOW, resolve_env_id, skill_library_for
+    from agentgym.core.registry import resolve_env_id
+    from agentgym.trainer.config import TRAIN_SKILL_LIBRARY_HOW, skill_library_for
 
     backend_cls_cfg = type(get_backend(cfg.backend).config)
     cfg.backend_kwargs = coerce_kwargs(backend_cls_cfg, cfg.backend_kwargs, "backend option")

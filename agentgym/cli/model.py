@@ -13,14 +13,10 @@ from agentgym.core.errors import AgentGymError
 
 
 def resolve_env(env: str) -> str:
-    """Short names (alfworld, webshop, searchqa) to registered ids; checks the id exists."""
-    import agentgym
-    from agentgym.trainer.config import resolve_env_id
+    """A short name (an alias of an env profile) to its registered id; checks the id exists."""
+    from agentgym.core.registry import known_env_id
 
-    env_id = resolve_env_id(env)
-    if env_id not in agentgym.env_ids() and ":" not in env_id:
-        raise AgentGymError(f"unknown env {env!r}; valid: alfworld, webshop, searchqa, {', '.join(agentgym.env_ids())}")
-    return env_id
+    return known_env_id(env)
 
 
 def parse_env_opts(items: list[str] | None) -> dict:
@@ -53,8 +49,8 @@ def init_model(
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
 ) -> None:
     """Train a byte-level BPE tokenizer on the env's own text and create a fresh small Qwen2 model."""
+    from agentgym.core.recipe import ModelSize
     from agentgym.models.build import init_model_dir
-    from agentgym.models.config import ModelSize
     from agentgym.models.default import default_config
 
     env_id = resolve_env(env)

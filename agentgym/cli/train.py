@@ -53,7 +53,8 @@ def train(
 ) -> None:
     """Train a policy with an RL / self-distillation backend; evaluates before and after (no skills)."""
     from agentgym.backends import get_backend
-    from agentgym.trainer.config import load_config, resolve_env_id
+    from agentgym.core.registry import known_env_id
+    from agentgym.trainer.config import load_config
 
     overrides = dict(backend=backend, env=env, model=model, steps=steps, tasks_per_step=tasks_per_step,
                      group_size=group_size, lr=lr, skills=skills, skill_library=skill_library,
@@ -73,10 +74,7 @@ def train(
         overrides["sglang_env"] = {k.strip(): v for k, _, v in pairs}
     cfg = load_config(config, overrides)
     get_backend(cfg.backend)  # unknown backend: one line naming the valid ones, before any model is built
-    import agentgym
-
-    if resolve_env_id(cfg.env) not in agentgym.env_ids() and ":" not in cfg.env:
-        raise AgentGymError(f"unknown env {cfg.env!r}; valid: alfworld, webshop, searchqa, {', '.join(agentgym.env_ids())}")
+    known_env_id(cfg.env)
     if cfg.out_dir == "runs/latest":  # not set by --out or the config file
         cfg.out_dir = f"runs/{cfg.env.split('/')[-1].lower()}-{cfg.backend}-s{cfg.seed}"
     check_writable(cfg.out_dir, "--out", folder=True)
@@ -109,12 +107,10 @@ def evaluate(
     max_episode_tokens: int = typer.Option(None, min=1, help="an episode's generated-token budget (default: none)"),
 ) -> None:
     """Evaluate a policy without skills (by default): success, score, per-task-type table."""
-    import agentgym
-    from agentgym.trainer.config import resolve_env_id, skill_library_for
+    from agentgym.core.registry import known_env_id
+    from agentgym.trainer.config import skill_library_for
 
-    env_id = resolve_env_id(env)
-    if env_id not in agentgym.env_ids() and ":" not in env_id:
-        raise AgentGymError(f"unknown env {env!r}; valid: alfworld, webshop, searchqa, {', '.join(agentgym.env_ids())}")
+    env_id = known_env_id(env)
     if model is not None and not Path(model).is_dir():
         raise AgentGymError(f"--model {model!r} is not a directory (a Hugging Face model folder)")
     if json_out is not None:

@@ -5,7 +5,7 @@ Hugging Face causal-LM directory (`--model PATH`). Importing this package loads 
 transformers; the CLI imports it only inside the commands that need a model.
 """
 
-from agentgym.models.config import DefaultModelConfig, ModelSize, SFTConfig
+from agentgym.core.recipe import DefaultModelConfig, ModelSize, SFTConfig
 from agentgym.models.default import ensure_default_model, load_policy
 
 __all__ = ["DefaultModelConfig", "ModelSize", "SFTConfig", "ensure_default_model", "load_policy"]

@@ -20,10 +20,10 @@ import torch
 from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
 from agentgym.core.demos import expert_demos
-from agentgym.core.registry import make
-from agentgym.models.config import ModelSize
+from agentgym.core.recipe import ModelSize
+from agentgym.core.registry import families, family_of, make, template
 from agentgym.models.tokenizer import ENDOFTEXT, IM_END, train_tokenizer
-from agentgym.rollout.prompts import TEMPLATES, family_of, format_response, template, trajectory_user_texts
+from agentgym.rollout.prompts import format_response, trajectory_user_texts
 from agentgym.skills import SkillLibrary, render_context
 
 
@@ -95,7 +95,7 @@ def _skill_texts(family: str) -> Iterator[str]:
 
 def base_texts(family: str, skills: bool = True) -> list[str]:
     """Texts every tokenizer of a family sees: the templates' format lines and the skill library."""
-    out = [t.format_line for t in TEMPLATES.values()]
+    out = [p.template.format_line for p in families().values()]
     if skills:
         out += list(_skill_texts(family))
     return out

@@ -35,14 +35,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from transformers.utils import logging as hf_logging
 
 from agentgym.core.errors import UnknownEnvError
-from agentgym.core.registry import make
+from agentgym.core.profile import TEMPLATE_VERSION
+from agentgym.core.recipe import DefaultModelConfig
+from agentgym.core.registry import family_of, make, profile_of, template
 from agentgym.models.build import base_texts, init_model, save_model_dir
-from agentgym.models.config import DefaultModelConfig, ModelSize, SFTConfig
 from agentgym.models.load import load_policy, load_tokenizer, quiet_transformers
 from agentgym.models.sft import demo_stats, demo_texts, generate_demos, render_examples, train_sft
 from agentgym.models.tokenizer import SPECIAL_TOKENS, train_tokenizer
 from agentgym.paths import cache_dir
-from agentgym.rollout.prompts import TEMPLATE_VERSION, family_of, template
 
 __all__ = ["BUILDER_VERSION", "default_config", "ensure_default_model", "build_default_model", "load_policy",
            "load_tokenizer"]
@@ -50,47 +50,12 @@ __all__ = ["BUILDER_VERSION", "default_config", "ensure_default_model", "build_d
 #: Bump when the build recipe changes in a way the config does not capture.
 BUILDER_VERSION = "1"
 
-def _continue(first: SFTConfig, *, epochs: int, lr: float, seed: int) -> SFTConfig:
-    """A continuation stage: the first stage's recipe on fresh demos (its own seed), no copy warm-up."""
-    return first.with_(epochs=epochs, lr=lr, seed=seed, copy_warmup_steps=0)
-
-
-_ALF = SFTConfig(demos=1500, epochs=3, noise=0.1, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)
-_WS = SFTConfig(demos=1000, epochs=3, noise=0.1, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)
-_SQA = SFTConfig(demos=2000, epochs=3, noise=0.03, skill_fraction=0.5, skill_noise_scale=1.0, copy_warmup_steps=1500)
-
-#: Per-family recipes. The built-in ones are shipped built (`agentgym/models/shipped/`), so a user's
-#: first run does not spend the 0.5-2 CPU hours they take; a recipe change that the shipped weights do
-#: not match builds instead (the folder name is the recipe's key). docs/policies.md has the evidence.
-FAMILY_DEFAULTS: dict[str, DefaultModelConfig] = {
-    # Half the demos carry c+ and are played by the skill-reading expert with the same noise as the rest:
-    # the policy can gain from c+ only what the skills say (where objects usually are, which label a
-    # word means, which query reaches the fact), not a cleaner style of play. The copy warm-up lets the
-    # from-scratch model copy strings from the prompt: receptacle names out of c+ (ALFWorld), queries,
-    # product ids and option labels (WebShop), names and passage words (Search-QA); without it it
-    # invents them (docs/policies.md). The continuation stages fit what 3 epochs leave underfitted.
-    # ALFWorld: 4 layers and 9 epochs; 2 layers / 3 epochs played 0.007 without skills and +0.14 with them.
-    "alfworld": DefaultModelConfig("", vocab_size=1024, size=ModelSize(num_hidden_layers=4), sft=_ALF, stages=(
-        _continue(_ALF, epochs=2, lr=1e-3, seed=1), _continue(_ALF, epochs=2, lr=7e-4, seed=2),
-        _continue(_ALF, epochs=2, lr=5e-4, seed=3))),
-    # WebShop: 4 layers; with 2 layers the same stages played 0.120 without skills, with 4 0.230.
-    "webshop": DefaultModelConfig("", vocab_size=2048, size=ModelSize(num_hidden_layers=4), sft=_WS,
-                                  stages=(_continue(_WS, epochs=3, lr=1e-3, seed=1),)),
-    # Search-QA's noisy actions are malformed answers: at noise 0.1 the policy kept writing them (valid
-    # actions 0.53, success 0.01); noise 0.03 on 2000 demos: valid 0.91, success 0.13 (docs/policies.md)
-    "searchqa": DefaultModelConfig("", vocab_size=2048, sft=_SQA, stages=(
-        _continue(_SQA, epochs=3, lr=1e-3, seed=1), _continue(_SQA, epochs=3, lr=7e-4, seed=2),
-        _continue(_SQA, epochs=3, lr=5e-4, seed=3))),
-    "generic": DefaultModelConfig("", vocab_size=1024, sft=SFTConfig(demos=500, epochs=3)),
-}
-
-
 def default_config(env_id: str, env_kwargs: dict[str, Any] | None = None, **sft_overrides: Any) -> DefaultModelConfig:
-    """The recipe for `env_id`'s default model (family defaults), with optional SFT overrides.
+    """The recipe for `env_id`'s default model (its profile's `model_recipe`), with optional SFT overrides.
 
     `env_kwargs` are the env constructor options the policy will be trained and evaluated with
     (e.g. `{"difficulty": "small"}`); the demos are played with them (the split is the SFT's own)."""
-    base = FAMILY_DEFAULTS.get(family_of(env_id), FAMILY_DEFAULTS["generic"])
+    base = profile_of(env_id).model_recipe
     sft, stages = base.sft.with_(**sft_overrides), base.stages
     if env_kwargs:
         kw = {k: v for k, v in env_kwargs.items() if k != "split"}
@@ -121,7 +86,7 @@ def _panel_fingerprint(env_id: str, cfg: DefaultModelConfig) -> str:
 
 
 def model_key(cfg: DefaultModelConfig) -> str:
-    tpl = template(family_of(cfg.env_id))
+    tpl = profile_of(cfg.env_id).template
     return cfg.key({"templates": TEMPLATE_VERSION, "builder": BUILDER_VERSION,
                     "panel": _panel_fingerprint(cfg.env_id, cfg),
                     "prompt": [tpl.history, tpl.max_obs_chars, tpl.max_hist_chars, tpl.max_admissible]})
@@ -381,5 +346,5 @@ def model_info(path: str | Path) -> dict[str, Any]:
     return json.loads(p.read_text()) if p.is_file() else {}
 
 
-__all__ += ["DefaultModelConfig", "ModelSize", "SFTConfig", "model_info", "model_key", "shipped_model", "single_stage",
+__all__ += ["DefaultModelConfig", "model_info", "model_key", "shipped_model", "single_stage",
             "stage_key"]

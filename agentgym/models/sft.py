@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from agentgym.core.demos import expert_episode
+from agentgym.core.recipe import SFTConfig
 from agentgym.core.registry import make
-from agentgym.models.config import SFTConfig
 from agentgym.models.load import body_and_head
 from agentgym.rollout.parser import parse_response
 from agentgym.rollout.prompts import encode_prompt, family_of, format_response, trajectory_user_texts

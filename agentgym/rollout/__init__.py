@@ -1,9 +1,9 @@
-"""Multi-turn rollouts: prompt templates, the response parser, the lock-step collector, samples."""
+"""Multi-turn rollouts: prompts from the env profiles' templates, the response parser, the lock-step
+collector, samples."""
 
 from agentgym.rollout.parser import ParsedAction, parse_response
 from agentgym.rollout.prompts import (
     PROMPT_STYLES,
-    TEMPLATES,
     ChatPrompt,
     Template,
     build_user_text,
@@ -15,7 +15,6 @@ from agentgym.rollout.prompts import (
 
 __all__ = [
     "PROMPT_STYLES",
-    "TEMPLATES",
     "ChatPrompt",
     "ParsedAction",
     "Template",

@@ -5,7 +5,7 @@
 
 Every turn: the prompts of all live episodes are built (template of the env family, last H turns,
 admissible actions) and encoded, generated in *one* `engine.generate` call, parsed, and the envs are
-stepped (on `max_workers` env threads, default the env's `rollout_workers` or 1; more for slow envs
+stepped (on `max_workers` env threads, default the env profile's `rollout_workers`; more for slow envs
 such as the browser). Episodes that
 ended leave the batch, so later turns cost only what is still running. The G rollouts of a task form
 a group: their envs are reset with the same seed, so they face the same task instance.
@@ -56,7 +56,7 @@ from typing import Any
 
 from agentgym.core.env import ADMISSIBLE
 from agentgym.core.errors import AgentGymError
-from agentgym.core.registry import make
+from agentgym.core.registry import make, profile_of, template
 from agentgym.core.task import Task
 from agentgym.core.trajectory import Step, Trajectory
 from agentgym.engines.base import Engine, SamplingParams
@@ -70,10 +70,8 @@ from agentgym.rollout.prompts import (
     drops_past_think,
     encode_chat,
     encode_prompt,
-    family_of,
     fit_prompt,
     has_chat_template,
-    template,
 )
 from agentgym.rollout.samples import EpisodeFailure, RolloutBatch, RolloutStats, TurnSample
 
@@ -465,7 +463,8 @@ def collect(
     pool = _pool_for(env, env_kwargs)
     n_eps = len(tasks) * group_size
     envs = pool.take(n_eps)
-    fam = family or family_of(envs[0] if envs else env)
+    profile = profile_of(envs[0] if envs else env)
+    fam = family or profile.family
     tpl = template(fam)
     H = tpl.history if history is None else int(history)
     if not sampling.stop:
@@ -476,7 +475,7 @@ def collect(
         max_prompt_tokens = max(1, ctx - sampling.max_new_tokens) if ctx is not None else None
     env_id = _env_id_of(envs[0], env if not isinstance(env, EnvPool) else env.spec) if envs else str(env)
     stats = RolloutStats(episodes=n_eps)
-    workers = max_workers if max_workers is not None else int(getattr(envs[0].unwrapped, "rollout_workers", 1)) if envs else 1
+    workers = max_workers if max_workers is not None else profile.rollout_workers
     calls = _callers(workers)
     failures: list[EpisodeFailure] = []
 

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agentgym.rollout.templates import template
+from agentgym.core.registry import template
 
 MAX_RAW_ACTION_CHARS = 200
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)

@@ -1,4 +1,4 @@
-"""Per-turn prompts: every env's template in this one module, and the one function that encodes them.
+"""Per-turn prompts: every env's turns rendered here, from its profile's template, and encoded by one function.
 
 A turn's user text is, in this order (and kept short: training cost is linear in prompt length):
 
@@ -41,15 +41,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agentgym.core.profile import TEMPLATE_VERSION, Template  # noqa: F401  (re-exported for custom templates)
+from agentgym.core.registry import family_of, register_template, template  # noqa: F401  (re-exported)
 from agentgym.rollout.parser import parse_response
-from agentgym.rollout.templates import (  # noqa: F401  (re-exported: they were defined here)
-    TEMPLATE_VERSION,
-    TEMPLATES,
-    Template,
-    family_of,
-    register_template,
-    template,
-)
 
 _THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL)
 

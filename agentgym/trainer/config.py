@@ -26,21 +26,10 @@ import yaml
 
 from agentgym.backends.base import AGGREGATIONS
 from agentgym.core.errors import AgentGymError
-from agentgym.core.registry import skill_library_of
-from agentgym.rollout.prompts import PROMPT_STYLES, family_of, template
-from agentgym.skills.library import SkillLibrary, packaged_envs
+from agentgym.core.registry import profile_of, resolve_env_id
+from agentgym.rollout.prompts import PROMPT_STYLES
+from agentgym.skills.library import SkillLibrary
 from agentgym.skills.retrievers import STRATEGIES as SKILL_STRATEGIES
-
-#: Episode reward per env family: R = scale * won (docs/method.md, section 3), the invalid-action penalty and
-#: the KL coefficient. Any other family (a third-party env, or one with its own template) gets the
-#: `generic` row. The prompt history is not here: it is the family template's H (`env_defaults`).
-ENV_REWARD = {
-    "alfworld": {"reward_scale": 10.0, "invalid_penalty": 0.1, "kl_coef": 0.01},
-    "webshop": {"reward_scale": 10.0, "invalid_penalty": 0.1, "kl_coef": 0.01},
-    "searchqa": {"reward_scale": 1.0, "invalid_penalty": 0.01, "kl_coef": 0.001},
-    "generic": {"reward_scale": 1.0, "invalid_penalty": 0.1, "kl_coef": 0.01},
-}
-
 
 #: The range of every numeric TrainConfig field: (check, what the message says). `None` values (per-env
 #: defaults) are not checked; non-finite floats are already refused by `coerce_value`.
@@ -104,7 +93,7 @@ class TrainConfig:
     #: EOS and the closing tags cannot end a response before this many tokens (0: off); benchmarks use
     #: it for fixed-length responses, as transformers' and SGLang's `min_new_tokens`
     min_new_tokens: int = 0
-    history: int | None = None  # None: the env family's template (4 ALFWorld and Search-QA, 2 WebShop and generic)
+    history: int | None = None  # None: the env profile's (4 ALFWorld and Search-QA, 2 WebShop and generic)
     # prompts for instruct models (docs/training.md, "Prompts for instruct models"); the defaults are the
     # prompts the default policies were trained on
     #: "step": each turn one fresh user message (task, last `history` turns, now); "conversation": the
@@ -120,10 +109,11 @@ class TrainConfig:
     #: tokens too, so it is meant for the GRPO-family backends.
     filter_groups: bool = False
     train_split: str | None = None  # None: the env's first split
-    # reward
+    # reward; None: the env profile's (R = 10 * won for ALFWorld and WebShop, 1 * won otherwise; penalty 0.1,
+    # 0.01 for Search-QA; KL 0.01, 0.001 for Search-QA)
     reward_scale: float | None = None
     invalid_penalty: float | None = None
-    kl_coef: float | None = None  # None: per env (0.01; 0.001 for Search-QA)
+    kl_coef: float | None = None
     # optimisation
     lr: float = 1e-4
     warmup_steps: int = 5
@@ -152,7 +142,7 @@ class TrainConfig:
     skills: str = "keyword"  # random | keyword | ucb | embedding
     skills_k: int = 2
     #: a skill library file (YAML or JSON, docs/skills.md) for the backends that use skills; None: the
-    #: one the env was registered with, else the packaged library of its family (built-in envs only)
+    #: one of the env's profile (the built-in envs' own, or what a third-party env registered)
     skill_library: str | None = None
     # evaluation (no skills unless asked)
     eval_split: str | None = None  # None: the env's last split
@@ -184,7 +174,7 @@ class TrainConfig:
         """Fill the per-env defaults (reward scale, penalty, history, KL coefficient); a value the user
         gave is kept as is."""
         c = dataclasses.replace(self)
-        per_env = env_defaults(c.env)
+        per_env = profile_of(c.env).training_defaults()
         if c.reward_scale is None:
             c.reward_scale = per_env["reward_scale"]
         if c.invalid_penalty is None:
@@ -329,56 +319,28 @@ def _has_chat_template(folder: Path) -> bool:
     return isinstance(cfg, dict) and bool(cfg.get("chat_template"))
 
 
-def env_family(env: str) -> str:
-    """'webshop', 'agentgym/WebShop-v0', 'agentgym/WebShop-Browser-v0' -> 'webshop'; a third-party env
-    -> its class's `prompt_family`, else 'generic'. The prompts' `family_of`, so that the config, the
-    prompt template, the skill library and the default model never disagree about an env."""
-    return family_of(resolve_env_id(env))
-
-
-def env_defaults(env: str) -> dict[str, Any]:
-    """The per-env training defaults: the family's `ENV_REWARD` row (else the generic one) and the
-    prompt history H of the family's template, which is what the prompt shows when `history` is unset."""
-    fam = env_family(env)
-    return {**ENV_REWARD.get(fam, ENV_REWARD["generic"]), "history": template(fam).history}
-
-
 #: How a training run is given a skill library (the end of `skill_library_for`'s error line).
 TRAIN_SKILL_LIBRARY_HOW = "--skill-library PATH (--set skill_library=PATH, or skill_library in a config file)"
 
 
 def skill_library_for(env: str, path: str | Path | None = None, *, needed_by: str = "this run",
                       how: str = "--skill-library PATH") -> SkillLibrary:
-    """The skill library a skill-using run on `env` reads: `path` when given, else the file the env was
-    registered with, else the packaged library of its family. An env with none (a third-party env that
-    declared none) is one line saying how to give one; a file is parsed safely (no code runs)."""
+    """The skill library a skill-using run on `env` reads: `path` when given, else the one of the env's
+    profile (a file, or a library object). An env with none (a third-party env that declared none) is
+    one line saying how to give one; a file is parsed safely (no code runs)."""
     env_id = resolve_env_id(env)
-    given = path if path is not None else skill_library_of(env_id)
+    given = path if path is not None else profile_of(env_id).skill_library
+    if isinstance(given, SkillLibrary):
+        return given
     if given is not None:
         p = Path(given).expanduser()
         if not p.is_file():
             what = "is a folder, not a library file" if p.is_dir() else "does not exist"
             raise AgentGymError(f"skill library {str(p)!r} {what} (a YAML or JSON file, docs/skills.md)")
         return SkillLibrary.from_file(p)
-    fam = env_family(env_id)
-    if fam in packaged_envs():
-        return SkillLibrary.load(fam)
-    raise AgentGymError(f"env {env_id} has no skill library (agentgym ships one for {', '.join(packaged_envs())} "
-                        f"only), and {needed_by} needs one: give a YAML or JSON skill library with {how}, or "
-                        "register the env with skill_library=PATH (docs/custom-envs.md)")
-
-
-#: Short env names accepted on the command line.
-ENV_ALIASES = {
-    "alfworld": "agentgym/ALFWorld-v0",
-    "webshop": "agentgym/WebShop-v0",
-    "webshop-browser": "agentgym/WebShop-Browser-v0",
-    "searchqa": "agentgym/SearchQA-v0",
-}
-
-
-def resolve_env_id(env: str) -> str:
-    return ENV_ALIASES.get(env.lower(), env)
+    raise AgentGymError(f"env {env_id} has no skill library, and {needed_by} needs one: give a YAML or JSON skill "
+                        f"library with {how}, or register the env with skill_library=PATH or a profile that names "
+                        "one (docs/custom-envs.md)")
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -36,6 +36,7 @@ from agentgym.backends import get_backend
 from agentgym.backends.base import TokenBatch, is_finite, nonfinite_keys, zero_loss
 from agentgym.backends.grpo import LOG_RATIO_CLAMP
 from agentgym.core.errors import AgentGymError
+from agentgym.core.registry import profile_of, resolve_env_id
 from agentgym.distributed import (
     OptimConfig,
     all_ranks_true,
@@ -65,8 +66,6 @@ from agentgym.trainer import checkpoint as ckpt
 from agentgym.trainer.config import (
     TRAIN_SKILL_LIBRARY_HOW,
     TrainConfig,
-    env_family,
-    resolve_env_id,
     skill_library_for,
 )
 from agentgym.trainer.evaluate import evaluate
@@ -93,7 +92,8 @@ class Trainer:
         self.cfg.validate()  # configs built in code get the CLI's checks too
         self.log = log
         self.env_id = resolve_env_id(self.cfg.env)
-        self.family = env_family(self.env_id)
+        self.profile = profile_of(self.env_id)
+        self.family = self.profile.family
         self.run_dir = Path(self.cfg.out_dir)
         self.rank, self.world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
         self.is_main = self.rank == 0

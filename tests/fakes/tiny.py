@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentgym.models.config import ModelSize
+from agentgym.core.recipe import ModelSize
 from fakes.toy_env import register_toy
 
 TINY = ModelSize(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,

@@ -112,7 +112,7 @@ HOMES: dict[str, tuple[str, ...]] = {
 
 #: The world's location regularities: kind -> (its object types, the receptacle types where they usually
 #: are, in the order a skill names them). Every place is one of each member's HOMES (tested); the
-#: skills in skills/libraries/alfworld.yaml state exactly these (tested). The lamp has its own entry.
+#: skills in agentgym/envs/alfworld/skills.yaml state exactly these (tested). The lamp has its own entry.
 USUAL_PLACES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "food": (("apple", "bread", "egg", "lettuce", "potato", "tomato"), ("fridge", "diningtable")),
     "cutlery": (("butterknife", "fork", "knife", "ladle", "spatula", "spoon"), ("drawer", "sinkbasin")),

@@ -7,7 +7,7 @@ match (after the standard normalization) against any golden answer, else 0; `sco
 
 Two experts: `expert_action()` plays as a competent agent that knows only what the question and the
 passages show; `expert_action_with_skills(skills)` also acts on the skill texts it is given (the world's
-passage wording, see `world.PASSAGE_WORDS` and skills/libraries/searchqa.yaml). A benchmark needs only
+passage wording, see `world.PASSAGE_WORDS` and agentgym/envs/searchqa/skills.yaml). A benchmark needs only
 `reset(options={"task": task})`, then one of them and `step` until terminated or truncated.
 
 By default the questions and the corpus come from the invented world in `world.py` (panels in

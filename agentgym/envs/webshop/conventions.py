@@ -14,7 +14,7 @@ follows one fixed convention that the page never spells out:
   that names none wants "black".
 
 `CONVENTIONS` is the single table: the generator writes instructions from it, the skill library
-(skills/libraries/webshop.yaml) states it in words, and the tests check that the two agree. Labels that a
+(agentgym/envs/webshop/skills.yaml) states it in words, and the tests check that the two agree. Labels that a
 table does not list are written literally, as before. Synthetic-style goals (`goal_style="synthetic"`,
 "with color: x") always use the literal labels.
 """

@@ -1,4 +1,5 @@
-"""Typed configs for the default policy: its size and how it is warm-started."""
+"""The recipe of a default policy (its size and how it is warm-started), as data: an env profile
+(`agentgym.core.profile`) declares its env's recipe, and `agentgym.models.default` builds it."""
 
 from __future__ import annotations
 

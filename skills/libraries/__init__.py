@@ -1,1 +1,0 @@
-"""Packaged skill libraries (YAML data, one file per env)."""
