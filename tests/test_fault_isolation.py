@@ -194,7 +194,7 @@ def test_a_group_left_with_one_episode_is_not_trained_on(model_dir, tmp_path):
         return real(samples, context_of, step)
 
     tr.update = spy
-    m = tr.train_step()
+    m = tr.step()
     tr.close()
     # episode 0 failed: its group (0) keeps only episode 1, which has no baseline, so only group 1 trains
     assert m["env_failures"] == 1 and m["samples_dropped"] > 0 and m["skipped"] is False
@@ -207,7 +207,7 @@ def test_a_step_where_most_episodes_fail_stops_the_run_with_one_line(model_dir, 
                                  env_kwargs={"mode": "raise", "key": "all"}))
     tr = Trainer(cfg, log=lambda _m: None)
     with pytest.raises(AgentGymError, match=r"step 1: 6 of 6 episodes failed in the env .*RuntimeError: env exploded"):
-        tr.train_step()
+        tr.step()
     tr.close()
 
 
@@ -242,7 +242,7 @@ def test_training_on_a_verbose_env_cuts_prompts_and_counts_them(model_dir, tmp_p
 
     loop.response_logprobs = spy
     try:
-        m = tr.train_step()
+        m = tr.step()
     finally:
         loop.response_logprobs = real
         tr.close()

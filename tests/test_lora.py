@@ -89,7 +89,7 @@ def test_only_the_adapter_trains_and_the_hf_engine_samples_it(toy_model, tmp_pat
         assert tr.learner.model is tr.model and tr.engine.model is tr.model
 
         before = {k: v.clone() for k, v in tr.model.state_dict().items()}
-        m = tr.train_step()
+        m = tr.step()
         assert m["skipped"] is False
         after = tr.model.state_dict()
         assert all(torch.equal(before[k], after[k]) for k in before if "lora_" not in k), "a base weight moved"
@@ -111,9 +111,9 @@ def test_only_the_adapter_trains_and_the_hf_engine_samples_it(toy_model, tmp_pat
 def test_every_policy_that_leaves_the_trainer_is_merged_and_loads_without_peft(toy_model, tmp_path, monkeypatch):
     tr = Trainer(_cfg(toy_model, tmp_path / "run"), log=lambda m: None)
     try:
-        tr.train_step()
+        tr.step()
         _perturb(tr.model)
-        tr.step = 1
+        tr.steps_done = 1
         policy = tr.save_checkpoint() / "policy"  # the last step's checkpoint is the run's final policy
         tr._save_policy(tmp_path / "sync")  # what an SGLang server is sent after every step
         prompts = sample_prompts(tr.tokenizer)
@@ -160,8 +160,8 @@ def test_an_sglang_server_is_sent_the_merged_weights(toy_model, tmp_path):
 def test_a_resumed_lora_trainer_holds_the_adapter_and_refuses_other_lora_options(toy_model, tmp_path):
     run = tmp_path / "run"
     tr = Trainer(_cfg(toy_model, run), log=lambda m: None)
-    tr.train_step()
-    tr.step = 1
+    tr.step()
+    tr.steps_done = 1
     ckpt = tr.save_checkpoint()
     adapter = {n: p.detach().clone() for n, p in tr.model.named_parameters() if p.requires_grad}
     moments = [s["exp_avg"].clone() for s in tr.learner.optimizer.state.values()]
@@ -169,7 +169,7 @@ def test_a_resumed_lora_trainer_holds_the_adapter_and_refuses_other_lora_options
     assert load_file(str(ckpt / "adapter.safetensors")).keys() == adapter.keys()
 
     tr = Trainer(_cfg(toy_model, run), log=lambda m: None)
-    assert tr.resume() and tr.step == 1
+    assert tr.resume() and tr.steps_done == 1
     assert all(torch.equal(p, adapter[n]) for n, p in tr.model.named_parameters() if p.requires_grad)
     assert all(torch.equal(a, s["exp_avg"]) for a, s in zip(moments, tr.learner.optimizer.state.values(), strict=True))
     tr.close()
@@ -183,7 +183,7 @@ def test_a_resumed_lora_trainer_holds_the_adapter_and_refuses_other_lora_options
     assert (run / "checkpoints" / "step_000001").is_dir(), "a refusal is not a torn checkpoint"
     full = tmp_path / "full"
     tr = Trainer(_cfg(toy_model, full, lora_rank=0), log=lambda m: None)
-    tr.step = 1
+    tr.steps_done = 1
     tr.save_checkpoint()
     tr.close()
     tr = Trainer(_cfg(toy_model, full), log=lambda m: None)

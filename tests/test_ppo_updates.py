@@ -89,7 +89,7 @@ def _step(tiny_model, tmp_path, **over) -> tuple[dict, dict[str, torch.Tensor]]:
     cfg = load_config(None, dict(COMMON, model=str(tiny_model), out_dir=str(tmp_path / "run"), **over))
     tr = Trainer(cfg)
     try:
-        m = tr.train_step()
+        m = tr.step()
         return m, {k: v.detach().clone() for k, v in tr.model.state_dict().items()}
     finally:
         tr.close()

@@ -70,7 +70,7 @@ def test_the_starting_weights_reach_a_url_server_and_the_gap_is_small(tiny_model
             assert _greedy(trainer.engine, prompts) == _greedy(HFEngine(trainer.model, tokenizer=trainer.tokenizer), prompts)
             with warnings.catch_warnings():
                 warnings.simplefilter("error", UserWarning)
-                m = trainer.train_step()
+                m = trainer.step()
         finally:
             trainer.close()
     assert 0 <= m["engine_logp_gap"] < 0.05  # float32 server vs the bf16-autocast training forward
@@ -85,7 +85,7 @@ def test_a_stale_engine_is_measured_and_warned_about(tiny_model, stale_model, tm
         try:
             trainer.engine.update_weights(stale_model)  # someone else's weights, behind the trainer's back
             with pytest.warns(UserWarning, match="nats per token from the trainer's"):
-                m = trainer.train_step()
+                m = trainer.step()
         finally:
             trainer.close()
     assert m["engine_logp_gap"] > ENGINE_LOGP_GAP_WARN
@@ -95,7 +95,7 @@ def test_the_hf_engine_logs_a_small_gap(tiny_model, tmp_path):
     cfg = load_config(None, dict(COMMON, model=str(tiny_model), steps=1, out_dir=str(tmp_path / "run")))
     trainer = Trainer(cfg, log=lambda m: None)
     try:
-        m = trainer.train_step()
+        m = trainer.step()
     finally:
         trainer.close()
     assert 0 <= m["engine_logp_gap"] < 0.05
@@ -115,11 +115,11 @@ def test_a_resumed_run_pushes_the_checkpoint_weights(tiny_model, stale_model, tm
         trainer = Trainer(cfg2, log=lambda m: None)
         try:
             trainer.engine.update_weights(stale_model)
-            assert trainer.resume() and trainer.step == 2
+            assert trainer.resume() and trainer.steps_done == 2
             prompts = _prompts(trainer.tokenizer)
             trained = HFEngine(trainer.model, tokenizer=trainer.tokenizer)
             assert _greedy(trainer.engine, prompts) == _greedy(trained, prompts)
-            m = trainer.train_step()
+            m = trainer.step()
         finally:
             trainer.close()
     assert m["engine_logp_gap"] < 0.05

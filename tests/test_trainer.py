@@ -103,8 +103,7 @@ def test_a_torn_newest_checkpoint_falls_back_and_foreign_weights_are_a_clear_err
                                  checkpoint_every=1, keep_checkpoints=2))
     tr = Trainer(cfg)
     for _ in range(2):
-        tr.train_step()
-        tr.step += 1  # the run loop's bookkeeping
+        tr.step()
         tr.save_checkpoint()
     tr.close()
     newest = run / "checkpoints" / "step_000002" / "policy" / "model.safetensors"
@@ -112,7 +111,7 @@ def test_a_torn_newest_checkpoint_falls_back_and_foreign_weights_are_a_clear_err
     tr = Trainer(cfg)
     with pytest.warns(UserWarning, match="step_000002 is unreadable"):
         assert tr.resume()
-    assert tr.step == 1
+    assert tr.steps_done == 1
     assert (run / "checkpoints" / "step_000002.torn").is_dir(), "the torn checkpoint is set aside, not pruned as newest"
     tr.close()
     tr = Trainer(load_config(None, dict(COMMON, backend="sdar", model=str(tiny_model), steps=2, out_dir=str(run))))
@@ -170,11 +169,11 @@ def test_nan_loss_skips_the_update(tiny_model, tmp_path):
     real_loss = tr.backend.loss
     tr.backend.loss = lambda batch, step: (lambda lm: (lm[0] * float("nan"), lm[1]))(real_loss(batch, step))
     with pytest.warns(UserWarning, match="non-finite"):
-        m = tr.train_step()
+        m = tr.step()
     assert m["skipped"] is True
     assert all(torch.equal(before[k], v) for k, v in tr.model.state_dict().items())
     tr.backend.loss = real_loss
-    m = tr.train_step()
+    m = tr.step()
     assert m["skipped"] is False and all(torch.isfinite(v).all() for v in tr.model.state_dict().values())
     tr.close()
 
@@ -258,3 +257,36 @@ def test_micro_batch_order_groups_equal_prompts_and_lengths():
     prompts = [tuple(samples[i].prompt_ids) for i in order]
     assert prompts == [tuple(a)] * 3 + [tuple(b)] * 2 + [tuple(c)] * 2
     assert [len(samples[i].response_ids) for i in order[:3]] == [1, 3, 9]
+
+
+def test_a_trainer_is_given_its_policy_and_its_step_does_the_whole_step(tiny_model, tmp_path, monkeypatch):
+    """Constructing a Trainer never builds a model (no policy: one clear line, before any work); the
+    default policy is resolved before it (`default_policy`); `Trainer.step()` advances the counter and
+    the history itself."""
+    from agentgym.core.errors import AgentGymError
+    from agentgym.models import default
+    from agentgym.trainer import loop, run
+    from agentgym.trainer.loop import Trainer
+
+    def no_build(*a, **k):
+        raise AssertionError("a model was built")
+
+    monkeypatch.setattr(default, "ensure_default_model", no_build)
+    assert not hasattr(loop, "ensure_default_model")
+    cfg = load_config(None, dict(COMMON, backend="sdar", steps=2, out_dir=str(tmp_path / "run")))
+    with pytest.raises(AgentGymError, match="a Trainer needs a policy to start from"):
+        Trainer(cfg, log=lambda _m: None)
+    assert run.default_policy(load_config(None, dict(COMMON, model=str(tiny_model)))) == tiny_model
+    calls = []
+    monkeypatch.setattr(run, "ensure_default_model", lambda env_id, **kw: calls.append(env_id) or tiny_model)
+    policy = run.default_policy(cfg)
+    assert policy == tiny_model and calls == [ENV]
+    tr = Trainer(cfg, log=lambda _m: None, policy=policy)
+    try:
+        assert tr.init_model_path == tiny_model and (tr.steps_done, tr.history) == (0, [])
+        m1 = tr.step()
+        m2 = tr.step()
+        assert (tr.steps_done, [m["step"] for m in tr.history]) == (2, [1, 2]) and tr.history == [m1, m2]
+        assert tr.skills.stats.retrievals == 2 * cfg.tasks_per_step  # c+ retrieved for every task of both steps
+    finally:
+        tr.close()

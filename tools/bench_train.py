@@ -61,13 +61,15 @@ def main() -> None:
     from agentgym.skills import render_context
     from agentgym.trainer.config import load_config
     from agentgym.trainer.loop import Trainer
+    from agentgym.trainer.run import default_policy
 
     env_kwargs = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.env_opt)}
     console = Console()
     base = dict(env=args.env, model=args.model, tasks_per_step=args.tasks, group_size=args.group_size,
                 eval_episodes=0, env_kwargs=env_kwargs, bf16=args.bf16, out_dir="/tmp/agentgym-bench-train")
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
-    trainers = {b: Trainer(load_config(None, dict(base, backend=b))) for b in names}
+    policy = default_policy(load_config(None, dict(base, backend="grpo")))
+    trainers = {b: Trainer(load_config(None, dict(base, backend=b)), policy=policy) for b in names}
     first = trainers[names[0]]
     # one batch for everyone: collected by the first trainer's step-0 rollout
     from agentgym.engines.base import SamplingParams

@@ -46,9 +46,12 @@ def main() -> None:
         rows = []
         for _ in range(int(spec["repeats"])):
             t0 = time.perf_counter()
-            m = trainer.train_step()
+            if callable(trainer.step):  # `Trainer.step()` owns the whole step
+                m = trainer.step()
+            else:  # older versions: `train_step()`, and the caller advanced the step counter
+                m = trainer.train_step()
+                trainer.step += 1
             rows.append((time.perf_counter() - t0, m["time_rollout"], m.get("response_tokens", 0)))
-            trainer.step += 1
         rest = rows[1:] or rows  # the first step warms caches
         out["step_s"] = statistics.median(r[0] for r in rest)
         out["rollout_s"] = statistics.median(r[1] for r in rest)

@@ -150,14 +150,13 @@ def agentgym_run(model_dir: Path, texts: list[str], steps: int, bf16: bool, seed
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
-        m = trainer.train_step()
+        m = trainer.step()
         times.append(time.perf_counter() - t0)
         if parts is not None:
             parts.append((m["time_rollout"], m["time_update"]))
         n = m["response_tokens"]
         if n != PROMPTS_PER_STEP * GROUP * NEW_TOKENS:
             raise RuntimeError(f"agentgym step made {n} response tokens, not {PROMPTS_PER_STEP * GROUP * NEW_TOKENS}")
-        trainer.step += 1
     trainer.close()
     return times
 

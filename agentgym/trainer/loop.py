@@ -1,4 +1,4 @@
-"""The training loop. One step:
+"""The training loop: `Trainer.step()` owns one whole step, which is:
 
 1. sample B tasks (this rank's share) and roll out G episodes of each (one GRPO group per task);
 2. turn episodes into turn-samples with rewards R = scale * won and group-normalized advantages
@@ -7,7 +7,11 @@
 3. score teacher log-probs (same weights, c+ from the skill store prepended, no gradient) and
    reference log-probs, only when the backend declares it needs them;
 4. the backend's loss over all samples (token-mean over the whole batch), one optimizer step;
-5. sync weights to the engine, update the skill store with the outcomes, log metrics, checkpoint.
+5. sync weights to the engine, update the skill store with the outcomes, advance the step counter and
+   the history (the run loop, `agentgym.trainer.run`, only evaluates, logs and checkpoints around it).
+
+A `Trainer` is given its starting policy (`TrainConfig.model`, or `policy=`): constructing one never
+builds a model; `agentgym.trainer.run.default_policy` resolves an env's default policy first.
 
 Every step re-seeds its randomness from (seed, step), so a run resumed from a checkpoint takes exactly
 the steps an uninterrupted run would have taken.
@@ -49,7 +53,7 @@ from agentgym.distributed import (
     token_mean_denominator,
 )
 from agentgym.engines.base import SamplingParams, make_engine
-from agentgym.models.default import ensure_default_model, load_policy
+from agentgym.models.load import load_policy
 from agentgym.models.lora import (
     LoraSettings,
     adapter_names,
@@ -87,7 +91,13 @@ def seed_step(seed: int, step: int) -> int:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, *, log=print):
+    """Everything a run holds (env panel, policy, reference, learner, engine, skill store) and its step.
+
+    `policy` is the model folder to start from when `cfg.model` is unset (the resolved default policy);
+    one of the two is required."""
+
+    def __init__(self, cfg: TrainConfig, *, log=print, policy: str | Path | None = None):
+        self._policy = policy
         self.cfg = cfg.resolved()
         self.cfg.validate()  # configs built in code get the CLI's checks too
         self.log = log
@@ -99,8 +109,8 @@ class Trainer:
         self.is_main = self.rank == 0
         self.backend = get_backend(self.cfg.backend, **self._backend_overrides())
         self.device = self._pick_device()
-        self.step = 0
-        self.history: list[dict[str, Any]] = []
+        self.steps_done = 0  # training steps done (a resumed run: the checkpoint's)
+        self.history: list[dict[str, Any]] = []  # each done step's metrics
         self._setup_env()
         self._load_skill_library()  # before the model: a missing library is one line, not a wasted build
         self._setup_model()
@@ -144,8 +154,12 @@ class Trainer:
             if self.cfg.tasks_per_step % self.world:
                 raise AgentGymError(f"tasks_per_step ({self.cfg.tasks_per_step}) must be a multiple of the "
                                     f"number of processes ({self.world})")
-        path = Path(self.cfg.model) if self.cfg.model else ensure_default_model(
-            self.env_id, env_kwargs=self.cfg.env_kwargs, log=self.log, isolated=True)
+        source = self.cfg.model or self._policy
+        if source is None:
+            raise AgentGymError("a Trainer needs a policy to start from: set TrainConfig.model to a Hugging Face model "
+                                "folder, or pass policy=agentgym.trainer.run.default_policy(cfg) (which may build "
+                                "the env's default policy)")
+        path = Path(source)
         self.init_model_path = path
         self.model, self.tokenizer = load_policy(path, dtype=torch.float32)
         self.model.to(self.device)
@@ -209,8 +223,19 @@ class Trainer:
         idx = rng.choice(len(self.train_panel), size=self.cfg.tasks_per_step, replace=False)
         return [self.train_panel[int(i)] for i in idx[self.rank :: self.world]]
 
-    def train_step(self) -> dict[str, Any]:
-        cfg, step = self.cfg, self.step
+    def step(self) -> dict[str, Any]:
+        """One whole training step: collect the step's rollouts, score them (teacher, reference), the
+        backend loss and the optimizer update(s), the engine's weight sync, the skill store's outcome
+        feedback; then the step counter and the history advance. Returns the step's metrics (`step` is
+        the number of steps done, counting this one). The caller decides only when to evaluate and save."""
+        m = self._train_step(self.steps_done)
+        self.steps_done += 1
+        m["step"] = self.steps_done
+        self.history.append(m)
+        return m
+
+    def _train_step(self, step: int) -> dict[str, Any]:
+        cfg = self.cfg
         sseed = seed_step(cfg.seed, step)
         t0 = time.perf_counter()
         tasks = self.sample_tasks(step)
@@ -451,7 +476,7 @@ class Trainer:
     def save_checkpoint(self) -> Path | None:
         ds = self.cfg.deepspeed
         if ds:  # DeepSpeed writes its own (sharded) optimizer state on every rank
-            self.learner.engine.save_checkpoint(str(self.run_dir / "deepspeed"), tag=f"step_{self.step:06d}")
+            self.learner.engine.save_checkpoint(str(self.run_dir / "deepspeed"), tag=f"step_{self.steps_done:06d}")
         state = self._policy_state()  # merged with LoRA: the checkpoint's policy is a plain HF directory
         adapter = None
         if self.lora:  # the adapter itself is what a resume loads (the base weights come from init_model)
@@ -462,9 +487,9 @@ class Trainer:
         optim_state = None if ds else {"optimizer": self.learner.optimizer.state_dict(),
                                        "scheduler": self.learner.scheduler.state_dict()}
         return ckpt.save(
-            self.run_dir, self.step, model=self.learner.module, tokenizer=self.tokenizer, optim_state=optim_state,
+            self.run_dir, self.steps_done, model=self.learner.module, tokenizer=self.tokenizer, optim_state=optim_state,
             save_model_fn=lambda p: self.learner.module.save_pretrained(p, state_dict=state, safe_serialization=True),
-            trainer_state={"step": self.step, "history": self.history, "init_model": str(self.init_model_path),
+            trainer_state={"step": self.steps_done, "history": self.history, "init_model": str(self.init_model_path),
                            "config": self.cfg.to_dict()},
             skills_state=self.skills.state_dict() if self.skills is not None else None, keep=self.cfg.keep_checkpoints,
             adapter=adapter,
@@ -525,7 +550,7 @@ class Trainer:
             self.skills.load_state_dict(state["skills"])
         ckpt.set_rng_state(state["rng"])
         ts = state["trainer_state"]
-        self.step = int(ts["step"])
+        self.steps_done = int(ts["step"])
         self.history = list(ts["history"])
         return True
 

@@ -24,9 +24,12 @@ from rich.progress import (
 from rich.table import Table
 from transformers.utils import logging as hf_logging
 
+from agentgym.backends import get_backend
 from agentgym.core.errors import AgentGymError
+from agentgym.core.registry import resolve_env_id
+from agentgym.models.default import ensure_default_model
 from agentgym.plots import plot_curves
-from agentgym.trainer.config import TrainConfig, config_json
+from agentgym.trainer.config import TRAIN_SKILL_LIBRARY_HOW, TrainConfig, config_json, skill_library_for
 from agentgym.trainer.evaluate import EvalResult, change
 from agentgym.trainer.loop import Trainer, write_metrics_line
 
@@ -98,6 +101,18 @@ def _draw_curves(run_dir: Path, console: Console) -> str | None:
         return None
 
 
+def default_policy(cfg: TrainConfig, *, log=print) -> Path:
+    """The policy a run on `cfg` starts from: `cfg.model`, else the env's default policy (the shipped build
+    copied into the cache, or built on first use: minutes to hours on a CPU). A skill-using backend's
+    missing skill library is reported first, so that it never costs a build."""
+    if cfg.model:
+        return Path(cfg.model)
+    backend = get_backend(cfg.backend)
+    if backend.needs_skills:
+        skill_library_for(cfg.env, cfg.skill_library, needed_by=f"the {backend.name} backend", how=TRAIN_SKILL_LIBRARY_HOW)
+    return ensure_default_model(resolve_env_id(cfg.env), env_kwargs=cfg.env_kwargs, log=log, isolated=True)
+
+
 def run_training(cfg: TrainConfig, *, resume: bool = False, console: Console | None = None) -> dict[str, Any]:
     console = console or Console()
     t_start = time.perf_counter()
@@ -105,7 +120,8 @@ def run_training(cfg: TrainConfig, *, resume: bool = False, console: Console | N
     hf_logging.disable_progress_bar()  # no "Writing model shards" bar at every checkpoint
     run_dir = Path(cfg.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, log=lambda m: console.print(m, markup=False))
+    say = lambda m: console.print(m, markup=False)  # noqa: E731
+    trainer = Trainer(cfg, log=say, policy=default_policy(cfg, log=say))
     main = trainer.is_main
     lock = _lock_run_dir(run_dir, trainer) if main else None
     try:
@@ -140,7 +156,7 @@ def _run(cfg: TrainConfig, trainer: Trainer, run_dir: Path, resume: bool, consol
     before: EvalResult | None = None
     if resumed:
         if main:
-            console.print(f"resumed from step {trainer.step} ({run_dir / 'checkpoints'})")
+            console.print(f"resumed from step {trainer.steps_done} ({run_dir / 'checkpoints'})")
             metrics_path.write_text("".join(json.dumps(m) + "\n" for m in trainer.history))
         before = EvalResult.load(run_dir / "eval_before.json")  # None: missing or torn
     else:
@@ -151,24 +167,21 @@ def _run(cfg: TrainConfig, trainer: Trainer, run_dir: Path, resume: bool, consol
             if main:
                 before.save(run_dir / "eval_before.json")
                 console.print(f"before training: success {before.success:.3f}, score {before.score:.3f}")
-    loggers = _Loggers(trainer.cfg, run_dir, main, start_step=trainer.step)
+    loggers = _Loggers(trainer.cfg, run_dir, main, start_step=trainer.steps_done)
     columns = (TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=not main) as progress:
-        bar = progress.add_task("", total=cfg.steps, completed=trainer.step)
-        while trainer.step < cfg.steps:
-            m = trainer.train_step()
-            trainer.step += 1
-            m["step"] = trainer.step
-            trainer.history.append(m)
-            if cfg.eval_every and trainer.step % cfg.eval_every == 0 and trainer.step < cfg.steps and main:
+        bar = progress.add_task("", total=cfg.steps, completed=trainer.steps_done)
+        while trainer.steps_done < cfg.steps:
+            m = trainer.step()
+            if cfg.eval_every and trainer.steps_done % cfg.eval_every == 0 and trainer.steps_done < cfg.steps and main:
                 ev = trainer.evaluate()
                 m["eval_success"], m["eval_score"] = ev.success, ev.score
-                loggers.log({"success": ev.success, "score": ev.score}, trainer.step, prefix="eval")
+                loggers.log({"success": ev.success, "score": ev.score}, trainer.steps_done, prefix="eval")
             if main:
                 write_metrics_line(metrics_path, m)
-                loggers.log(m, trainer.step)
-            if trainer.step % max(1, cfg.checkpoint_every) == 0 or trainer.step == cfg.steps:
+                loggers.log(m, trainer.steps_done)
+            if trainer.steps_done % max(1, cfg.checkpoint_every) == 0 or trainer.steps_done == cfg.steps:
                 trainer.save_checkpoint()
             gate = f" gate {m['gate_mean']:.2f}" if "gate_mean" in m else ""
             progress.update(bar, advance=1, description=f"success {m['success']:.2f} valid {m['valid_action_ratio']:.2f} "
@@ -179,11 +192,11 @@ def _run(cfg: TrainConfig, trainer: Trainer, run_dir: Path, resume: bool, consol
             after = trainer.evaluate()
         if main:
             after.save(run_dir / "eval_after.json")
-            loggers.log({"success": after.success, "score": after.score}, trainer.step, prefix="eval")
+            loggers.log({"success": after.success, "score": after.score}, trainer.steps_done, prefix="eval")
     loggers.close()
     trainer.close()
     summary = {
-        "backend": trainer.backend.name, "env": trainer.env_id, "steps": trainer.step,
+        "backend": trainer.backend.name, "env": trainer.env_id, "steps": trainer.steps_done,
         "before": before.to_dict() if before else None, "after": after.to_dict() if after else None,
         "wall_seconds": time.perf_counter() - t_start,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -198,6 +211,6 @@ def _run(cfg: TrainConfig, trainer: Trainer, run_dir: Path, resume: bool, consol
             console.print(_eval_table(before, after))
         if summary["curves"]:
             console.print(f"learning curves: {summary['curves']}", markup=False)
-        console.print(f"done: {trainer.step} steps in {summary['wall_seconds']:.0f} s, peak RSS {summary['peak_rss_mb']:.0f} MB; "
+        console.print(f"done: {trainer.steps_done} steps in {summary['wall_seconds']:.0f} s, peak RSS {summary['peak_rss_mb']:.0f} MB; "
                       f"run folder {run_dir}")
     return summary
