@@ -14,7 +14,7 @@ from agentgym.rollout.prompts import (
     fit_prompt,
     format_response,
     template,
-    trajectory_user_texts,
+    trajectory_turns,
 )
 
 
@@ -125,12 +125,19 @@ def test_student_and_teacher_prompts_differ_only_by_the_prefix(tok):
     assert ds.startswith("<|im_start|>user\nTask:") and ds.endswith("<|im_start|>assistant\n")
 
 
-def test_trajectory_user_texts_match_build_user_text():
-    from agentgym.core.trajectory import Step
+def test_trajectory_turns_match_build_user_text_and_the_history_rule():
+    """A record is prompted turn by turn as it was played: the template's H, or the H given, once."""
+    from agentgym.core.trajectory import Step, Trajectory
 
-    steps = [Step("o0", "a0", 0.0, True, ["a0"]), Step("o1", "a1", 0.0, True, ["a1"]), Step("o2", "a2", 0.0, True)]
-    texts = trajectory_user_texts("alfworld", "task", steps)
-    assert texts[2] == build_user_text("alfworld", "task", [("o0", "a0"), ("o1", "a1")], "o2", None)
+    steps = [Step(f"o{i}", f"a{i}", 0.0, True, [f"a{i}"]) for i in range(6)]
+    traj = Trajectory(env_id="e", split="train", policy="p", task={"instruction": "task"}, seed=0, steps=steps)
+    turns = list(trajectory_turns("alfworld", traj))
+    assert [s for _, s in turns] == steps
+    assert turns[2][0] == build_user_text("alfworld", "task", [("o0", "a0"), ("o1", "a1")], "o2", ["a2"])
+    assert [t.count("\nObs: ") for t, _ in turns] == [0, 1, 2, 3, 4, 4]  # ALFWorld's H = 4
+    assert [t.count("\nObs: ") for t, _ in trajectory_turns("alfworld", traj, history=1)] == [0, 1, 1, 1, 1, 1]
+    chat = [t for t, _ in trajectory_turns("alfworld", traj, prompt_style="conversation", system_prompt="sys")]
+    assert chat[2].messages[0] == ("system", "sys") and len(chat[2].messages) == 1 + 2 * 2 + 1
 
 
 # ---- parser -------------------------------------------------------------------------------------

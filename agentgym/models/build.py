@@ -23,7 +23,7 @@ from agentgym.core.demos import expert_demos
 from agentgym.core.recipe import ModelSize
 from agentgym.core.registry import families, family_of, make, template
 from agentgym.models.tokenizer import ENDOFTEXT, IM_END, train_tokenizer
-from agentgym.rollout.prompts import format_response, trajectory_user_texts
+from agentgym.rollout.prompts import format_response, trajectory_turns
 from agentgym.skills import SkillLibrary, render_context
 
 
@@ -73,8 +73,7 @@ def corpus_from_env(env_id: str, *, demos: int = 300, noise: float = 0.1, seed: 
     env = make(env_id, **(env_kwargs or {}))
     try:
         for traj in expert_demos(env.unwrapped, demos, noise=noise, seed=seed, env_id=env_id):
-            instruction = traj.task.get("instruction", "")
-            for text, step in zip(trajectory_user_texts(family, instruction, traj.steps), traj.steps, strict=True):
+            for text, step in trajectory_turns(family, traj):
                 yield text
                 yield format_response(family, step.action)
             yield traj.final_observation

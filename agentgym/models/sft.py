@@ -38,7 +38,7 @@ from agentgym.core.recipe import SFTConfig
 from agentgym.core.registry import make
 from agentgym.models.load import body_and_head
 from agentgym.rollout.parser import parse_response
-from agentgym.rollout.prompts import encode_prompt, family_of, format_response, trajectory_user_texts
+from agentgym.rollout.prompts import encode_prompt, family_of, format_response, trajectory_turns
 from agentgym.runtime import trim_heap
 from agentgym.skills import SkillStore, render_context
 
@@ -110,7 +110,7 @@ def demo_texts(family: str, demos: list[Demo]) -> list[str]:
         t = d.trajectory
         if d.prefix:
             out.append(d.prefix)
-        for text, step in zip(trajectory_user_texts(family, t.task.get("instruction", ""), t.steps), t.steps, strict=True):
+        for text, step in trajectory_turns(family, t):
             out.append(text)
             out.append(format_response(family, step.action))
     return out
@@ -121,7 +121,7 @@ def render_examples(family: str, demos: list[Demo], tokenizer: Any, max_prompt_t
     examples: list[SFTExample] = []
     for d in demos:
         t = d.trajectory
-        for text, step in zip(trajectory_user_texts(family, t.task.get("instruction", ""), t.steps), t.steps, strict=True):
+        for text, step in trajectory_turns(family, t):
             p = encode_prompt(tokenizer, text, privileged=d.prefix)
             resp = format_response(family, step.action)
             r = tokenizer(resp, add_special_tokens=False)["input_ids"]

@@ -64,8 +64,7 @@ from agentgym.rollout.parser import parse_response
 from agentgym.rollout.prompts import (
     PROMPT_STYLES,
     ChatPrompt,
-    build_user_text,
-    chat_user_message,
+    EpisodePrompts,
     context_length,
     drops_past_think,
     encode_chat,
@@ -368,17 +367,6 @@ def _warn_mismatch(n: int, tokenizer: Any, log: Callable[[str], None] | None) ->
         warnings.warn(msg, stacklevel=3)
 
 
-def _chat_turn(ep: Any, family: str, system_prompt: str | None, max_tokens: int | None) -> ChatPrompt:
-    """This turn's chat (conversation style): the episode's messages plus a user message of the new
-    observation (the first one also holds the task); the assistant replies are added after generation."""
-    if not ep.messages and system_prompt:
-        ep.messages.append(("system", system_prompt))
-    instruction = ep.task.instruction or ep.info.get("instruction", "")
-    ep.messages.append(("user", chat_user_message(family, instruction, len(ep.history), ep.obs,
-                                                  ep.info.get(ADMISSIBLE))))
-    return ChatPrompt(ep.messages, max_tokens)
-
-
 @dataclass
 class _Episode:
     episode_id: int
@@ -389,12 +377,11 @@ class _Episode:
     prefix: str | None
     obs: str = ""
     info: dict[str, Any] = field(default_factory=dict)
-    history: list[tuple[str, str]] = field(default_factory=list)
+    prompts: EpisodePrompts | None = None  # its turns' prompts (set once the reset gave the first observation)
     traj: Trajectory | None = None
     samples: list[TurnSample] = field(default_factory=list)
     done: bool = False
     error: EpisodeFailure | None = None
-    messages: list[tuple[str, str]] = field(default_factory=list)  # the chat so far (conversation style)
     last_seq: list[int] | None = None  # last turn's prompt + response ids, when that prompt was not cut
     gen_tokens: int = 0  # generated tokens so far (max_episode_tokens)
     over_budget: bool = False
@@ -538,20 +525,16 @@ def collect(
     for ep, res in zip(episodes, reset_results, strict=True):
         if res is not None:
             ep.obs, ep.info = res
+            ep.prompts = EpisodePrompts(fam, ep.task.instruction or ep.info.get("instruction", ""), history=H,
+                                        prompt_style=prompt_style, system_prompt=system_prompt,
+                                        max_tokens=max_prompt_tokens)
 
     # ---- lock-step turns ------------------------------------------------------------------------
     live = [ep for ep in episodes if not ep.done]
     turn = 0
     while live and (max_turns is None or turn < max_turns):
         t0 = time.perf_counter()
-        texts: list[str]
-        if chat:
-            texts = [_chat_turn(ep, fam, system_prompt, max_prompt_tokens) for ep in live]
-        else:
-            texts = [build_user_text(fam, ep.task.instruction or ep.info.get("instruction", ""), ep.history, ep.obs,
-                                     ep.info.get(ADMISSIBLE), turns=H) for ep in live]
-            if system_prompt:
-                texts = [ChatPrompt([("system", system_prompt), ("user", t)], max_prompt_tokens) for t in texts]
+        texts = [ep.prompts.prompt(ep.obs, ep.info.get(ADMISSIBLE)) for ep in live]
         prompts = []
         cut_now: list[bool] = []
         for text, ep in zip(texts, live, strict=True):
@@ -588,7 +571,6 @@ def collect(
             if res is None:  # an env fault ended this episode (see `fail`)
                 continue
             if chat:
-                ep.messages.append(("assistant", gen.text))
                 ep.last_seq = None if cut else list(prompt) + list(gen.token_ids)
             ep.gen_tokens += len(gen.token_ids)
             if max_episode_tokens is not None and ep.gen_tokens > max_episode_tokens:
@@ -608,7 +590,7 @@ def collect(
                 turn_reward=float(reward), prefix=ep.prefix, response_text=gen.text, action=pa.action,
                 finish_reason=gen.finish_reason,
             ))
-            ep.history.append((ep.obs, pa.action))
+            ep.prompts.acted(ep.obs, pa.action, gen.text)
             ep.obs, ep.info = obs2, info2
             if term or trunc or ep.over_budget:
                 ep.done = True

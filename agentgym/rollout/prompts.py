@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -293,15 +293,46 @@ def context_length(engine: Any) -> int | None:
     return int(n) if isinstance(n, int) and n > 0 else None
 
 
-def trajectory_user_texts(family: str, instruction: str, steps: Sequence[Any]) -> list[str]:
-    """The user text each step of a recorded trajectory was (or would have been) prompted with.
+class EpisodePrompts:
+    """The prompts of one episode, turn by turn: the one rule for how a trajectory becomes prompts.
 
-    `steps` are `agentgym.core.trajectory.Step`s: `observation` is what the agent saw before acting and
-    `action` what it did. SFT and the sample reload use this, so prompts are built in one place only.
-    """
-    out: list[str] = []
-    hist: list[tuple[str, str]] = []
-    for s in steps:
-        out.append(build_user_text(family, instruction, hist, s.observation, s.admissible_actions))
-        hist.append((s.observation, s.action))
-    return out
+    The collector keeps one per live episode; `trajectory_turns` replays a record through one (the sample
+    reload, SFT, the tokenizer corpus), so a recorded episode is prompted exactly as it was played.
+    `history`: H, the past turns a step prompt shows (None: the family template's; an explicit value
+    wins, and nothing else cuts the history). `prompt_style` "conversation" prompts the episode as one
+    chat; a `system_prompt` makes each step prompt a (system, user) chat. `max_tokens` is the chat's
+    prompt budget (`ChatPrompt`)."""
+
+    def __init__(self, family: str, instruction: str, *, history: int | None = None, prompt_style: str = "step",
+                 system_prompt: str | None = None, max_tokens: int | None = None):
+        self.family, self.instruction = family, instruction
+        self.history = template(family).history if history is None else int(history)
+        self.chat = prompt_style == "conversation"
+        self.system, self.max_tokens = system_prompt, max_tokens
+        self.pairs: list[tuple[str, str]] = []  # (observation, action) of every turn acted
+        self.messages: list[tuple[str, str]] = [("system", system_prompt)] if (self.chat and system_prompt) else []
+
+    def prompt(self, observation: str, admissible_actions: Sequence[str] | None = None) -> str:
+        """The user text of the next turn (a `ChatPrompt` for chats)."""
+        if self.chat:
+            self.messages.append(("user", chat_user_message(self.family, self.instruction, len(self.pairs), observation,
+                                                            admissible_actions)))
+            return ChatPrompt(self.messages, self.max_tokens)
+        text = build_user_text(self.family, self.instruction, self.pairs, observation, admissible_actions,
+                               turns=self.history)
+        return ChatPrompt([("system", self.system), ("user", text)], self.max_tokens) if self.system else text
+
+    def acted(self, observation: str, action: str, response: str = "") -> None:
+        """The turn prompted with `observation` answered `response` and played `action`."""
+        self.pairs.append((observation, action))
+        if self.chat:
+            self.messages.append(("assistant", response))
+
+
+def trajectory_turns(family: str, trajectory: Any, **options: Any) -> Iterator[tuple[str, Any]]:
+    """Each step of a recorded `agentgym.core.trajectory.Trajectory` with the user text it was (or would
+    have been) prompted with; `options` are `EpisodePrompts`' (H, prompt style, system prompt, budget)."""
+    prompts = EpisodePrompts(family, trajectory.task.get("instruction", ""), **options)
+    for s in trajectory.steps:
+        yield prompts.prompt(s.observation, s.admissible_actions), s
+        prompts.acted(s.observation, s.action, s.response or "")

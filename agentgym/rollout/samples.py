@@ -14,13 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.core.trajectory import Trajectory, read_jsonl, write_jsonl
-from agentgym.rollout.prompts import (
-    ChatPrompt,
-    build_user_text,
-    chat_user_message,
-    encode_prompt,
-    fit_prompt,
-)
+from agentgym.rollout.prompts import encode_prompt, fit_prompt, trajectory_turns
 
 
 @dataclass
@@ -159,26 +153,12 @@ def samples_from_trajectories(trajectories: Iterable[Trajectory], tokenizer: Any
             continue
         cap = meta.get("max_prompt_tokens")
         family = meta.get("family", "generic")
-        history = int(meta.get("history", 2))
         prefix = meta.get("prefix")
-        instruction = traj.task.get("instruction", "")
-        chat = meta.get("prompt_style") == "conversation"
-        system = meta.get("system_prompt")
-        msgs: list[tuple[str, str]] = [("system", system)] if system else []
-        hist: list[tuple[str, str]] = []
-        for k, s in enumerate(traj.steps):
+        turns = trajectory_turns(family, traj, history=int(meta.get("history", 2)), prompt_style=meta.get("prompt_style", "step"),
+                                 system_prompt=meta.get("system_prompt"), max_tokens=cap)
+        for k, (user_text, s) in enumerate(turns):
             if s.response_ids is None:
                 raise ValueError(f"trajectory {ti} step {k} has no response_ids (not a model rollout record)")
-            user_text: str
-            if chat:
-                msgs.append(("user", chat_user_message(family, instruction, k, s.observation, s.admissible_actions)))
-                user_text = ChatPrompt(msgs, cap)
-                msgs.append(("assistant", s.response or ""))
-            else:
-                user_text = build_user_text(family, instruction, hist, s.observation, s.admissible_actions,
-                                            turns=history)
-                if system:
-                    user_text = ChatPrompt([("system", system), ("user", user_text)], cap)
             fmt = True if s.format_valid is None else bool(s.format_valid)
             out.append(TurnSample(
                 prompt_ids=fit_prompt(encode_prompt(tokenizer, user_text, privileged=prefix), cap, tokenizer),
@@ -201,7 +181,6 @@ def samples_from_trajectories(trajectories: Iterable[Trajectory], tokenizer: Any
                 action=s.action,
                 episode_length=len(traj.steps),
             ))
-            hist.append((s.observation, s.action))
     return out
 
 
