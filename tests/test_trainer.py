@@ -290,3 +290,24 @@ def test_a_trainer_is_given_its_policy_and_its_step_does_the_whole_step(tiny_mod
         assert tr.skills.stats.retrievals == 2 * cfg.tasks_per_step  # c+ retrieved for every task of both steps
     finally:
         tr.close()
+
+
+def test_the_old_names_say_what_replaced_them(tiny_model, tmp_path):
+    import importlib
+    import sys
+
+    from agentgym.core.errors import AgentGymError
+    from agentgym.core.recipe import ModelSize as Moved
+    from agentgym.trainer.loop import Trainer
+
+    sys.modules.pop("agentgym.models.config", None)
+    with pytest.warns(DeprecationWarning, match="agentgym.core.recipe"):
+        old = importlib.import_module("agentgym.models.config")
+    assert old.ModelSize is Moved
+    tr = Trainer(load_config(None, dict(COMMON, backend="grpo", model=str(tiny_model), out_dir=str(tmp_path / "r"))))
+    try:
+        with pytest.raises(AgentGymError, match=r"is now Trainer.step\(\)"):
+            tr.train_step()
+        assert tr.steps_done == 0
+    finally:
+        tr.close()

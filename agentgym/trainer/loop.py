@@ -234,6 +234,11 @@ class Trainer:
         self.history.append(m)
         return m
 
+    def train_step(self) -> dict[str, Any]:
+        """Gone: one line saying what replaced it (the caller used to advance the counter itself)."""
+        raise AgentGymError("Trainer.train_step() is now Trainer.step(), which also advances steps_done and the "
+                            "history (Trainer.step is no longer the step counter: read steps_done)")
+
     def _train_step(self, step: int) -> dict[str, Any]:
         cfg = self.cfg
         sseed = seed_step(cfg.seed, step)
