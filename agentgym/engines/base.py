@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,21 @@ ENGINES: dict[str, str] = {
     "hf": "agentgym.engines.hf:HFEngine",
     "sglang": "agentgym.engines.sglang:SGLangEngine",
 }
+
+
+def distinct_prompts(prompts: Sequence[Sequence[int]]) -> tuple[list[list[int]], list[int]]:
+    """The distinct prompts in first-seen order, and for each prompt the index of its distinct one: the G
+    rollouts of a task share their first prompt, which the engine prefills and the trainer scores once."""
+    index: dict[tuple[int, ...], int] = {}
+    uniq: list[list[int]] = []
+    which: list[int] = []
+    for p in prompts:
+        key = tuple(p)
+        if key not in index:
+            index[key] = len(uniq)
+            uniq.append(list(p))
+        which.append(index[key])
+    return uniq, which
 
 
 def make_engine(name: str, model: Any, **kwargs: Any) -> Engine:

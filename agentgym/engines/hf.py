@@ -24,7 +24,7 @@ from transformers import AutoModelForCausalLM, DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from agentgym.engines import cpu_decode
-from agentgym.engines.base import Engine, Generation, SamplingParams
+from agentgym.engines.base import Engine, Generation, SamplingParams, distinct_prompts
 from agentgym.engines.cpu_decode import preallocate
 from agentgym.engines.lean_decode import LeanQwen2
 from agentgym.engines.load import load_policy, load_tokenizer, stop_token_ids, torch_dtype
@@ -207,15 +207,7 @@ class HFEngine(Engine):
     def _prefill_unique(self, prompts: list[list[int]], dev):
         """Identical prompts (the G rollouts of a task at turn 0) are encoded once; their cache rows are
         then repeated, one per row, before sampling diverges."""
-        index: dict[tuple[int, ...], int] = {}
-        uniq: list[list[int]] = []
-        which = []
-        for p in prompts:
-            key = tuple(p)
-            if key not in index:
-                index[key] = len(uniq)
-                uniq.append(p)
-            which.append(index[key])
+        uniq, which = distinct_prompts(prompts)
         self.timings["prompt_tokens"] += sum(len(p) for p in uniq)
         logits, cache, mask, order = self._prefill(uniq, dev)
         if len(uniq) == len(prompts):

@@ -13,6 +13,7 @@ from contextlib import nullcontext
 import torch
 from transformers import DynamicCache
 
+from agentgym.engines.base import distinct_prompts
 from agentgym.models.load import body_and_head
 
 
@@ -97,11 +98,9 @@ SHARE_BELOW = 0.75
 def shared_prompts(prompts: Sequence[Sequence[int]]) -> list[int] | None:
     """For each sample the index of its prompt among the distinct ones (first-seen order), or None when
     the distinct prompts are too many for one shared pass to save work (see `SHARE_BELOW`)."""
-    index: dict[tuple[int, ...], int] = {}
-    which = [index.setdefault(tuple(p), len(index)) for p in prompts]
+    uniq, which = distinct_prompts(prompts)
     total = sum(len(p) for p in prompts)
-    unique = sum(len(p) for p in index)
-    return which if len(index) < len(prompts) and unique <= SHARE_BELOW * total else None
+    return which if len(uniq) < len(prompts) and sum(len(p) for p in uniq) <= SHARE_BELOW * total else None
 
 
 def _checkpointed(model: torch.nn.Module) -> bool:
