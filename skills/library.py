@@ -169,6 +169,8 @@ class SkillLibrary:
             found = ", ".join(sorted(p.stem for p in folder.iterdir() if p.suffix in _SUFFIXES)) or "(none)"
             raise AgentGymError(f"no skill library for env {name!r} in {str(folder)!r}; found: {found}")
         given = profile_of(env).skill_library
+        if given is None:  # a bare name ("ALFWorld-v0") through the family or alias it names
+            given = profile_of(name).skill_library
         if given is None:
             raise AgentGymError(f"no skill library for env {name!r} (its profile names none); valid: "
                                 f"{', '.join(packaged_envs())}")

@@ -21,7 +21,7 @@ from typing import Any
 
 from agentgym.core.errors import AgentGymError
 from agentgym.core.task import Task
-from agentgym.skills.library import Skill, SkillLibrary, env_name_from_id, word_count
+from agentgym.skills.library import Skill, SkillLibrary, word_count
 from agentgym.skills.render import render_context
 from agentgym.skills.retrievers import Retriever, make_retriever
 
@@ -86,7 +86,7 @@ class SkillStore:
     def create(cls, env: str, strategy: str = "keyword", k: int = 2, seed: int = 0,
                library_dir: str | None = None, **strategy_kwargs: Any) -> SkillStore:
         """`env` is an env name or id (`alfworld`, `agentgym/ALFWorld-v0`); options go to the strategy."""
-        library = SkillLibrary.load(env_name_from_id(env), library_dir)
+        library = SkillLibrary.load(env, library_dir)
         return cls.from_library(library, strategy, k=k, seed=seed, **strategy_kwargs)
 
     @classmethod

@@ -331,3 +331,38 @@ def test_a_plugin_from_an_installed_distribution_and_a_broken_one(tmp_path, monk
     assert len(msgs) == 1 and "'broken'" in msgs[0] and "\n" not in msgs[0], msgs
     assert "plugin/GuessFive-v0" in ids and "agentgym/WebShop-v0" in ids and GUESS in ids
     assert agentgym.make("plugin/GuessFive-v0").unwrapped.high == 5
+
+
+def test_a_profile_declared_by_the_class_and_the_built_in_classes_made_directly(site, clean_registry, tok):
+    """A class attribute `profile` is the env's profile (its family's template renders the prompts, its
+    aliases name the env once it is looked up); a built-in env made without the registry is still its
+    env; a second template under a taken family name is refused; moved names say what replaced them."""
+    import guess_env
+
+    from agentgym.envs.alfworld.env import ALFWorldSmallEnv
+    from agentgym.envs.webshop.profile import PROFILE as WEBSHOP
+    from agentgym.trainer import config as train_config
+
+    tpl = Template(family="guess3", history=1, tags=("action",), format_line="Reply <action>guess N</action>")
+
+    class Declared(guess_env.GuessNumberEnv):
+        profile = dataclasses.replace(GENERIC, family="guess3", template=tpl, reward_scale=3.0, aliases=("g3",))
+        rollout_workers = 2  # the older way to ask for threads: still honoured
+
+    agentgym.register("example/GuessDeclared-v0", Declared, high=20)
+    assert registry.profile_of("example/GuessDeclared-v0") is Declared.profile
+    assert registry.template("guess3") == tpl and registry.resolve_env_id("g3") == "example/GuessDeclared-v0"
+    assert TrainConfig(env="g3").resolved().reward_scale == 3.0
+    collector._CALLERS.pop(2, None)
+    texts = _turn_texts(_Fixed(tok, "<think></think><action>guess 10</action>"), "example/GuessDeclared-v0", None,
+                        turns=3)
+    assert texts[0].splitlines()[-1] == tpl.format_line and collector._CALLERS[2].workers == 2
+    assert registry.profile_of(ALFWorldSmallEnv()).family == "alfworld"
+    assert registry.profile_of("agentgym.envs.webshop.env:WebShopEnv") is WEBSHOP
+    other = dataclasses.replace(WEBSHOP, template=dataclasses.replace(WEBSHOP.template, format_line="Reply!"))
+    with pytest.raises(AgentGymError, match="family 'webshop' already has another prompt template"):
+        agentgym.register("example/NotWebShop-v0", "guess_env:GuessNumberEnv", profile=other)
+    register_template(dataclasses.replace(tpl, history=2))  # a family's new template reaches its envs
+    assert TrainConfig(env="example/GuessDeclared-v0").resolved().history == 2
+    with pytest.raises(AttributeError, match="ENV_REWARD is gone: use the env profile"):
+        train_config.ENV_REWARD  # noqa: B018

@@ -301,7 +301,7 @@ def test_the_old_names_say_what_replaced_them(tiny_model, tmp_path):
     from agentgym.trainer.loop import Trainer
 
     sys.modules.pop("agentgym.models.config", None)
-    with pytest.warns(DeprecationWarning, match="agentgym.core.recipe"):
+    with pytest.warns(FutureWarning, match="agentgym.core.recipe"):
         old = importlib.import_module("agentgym.models.config")
     assert old.ModelSize is Moved
     tr = Trainer(load_config(None, dict(COMMON, backend="grpo", model=str(tiny_model), out_dir=str(tmp_path / "r"))))

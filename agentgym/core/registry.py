@@ -22,7 +22,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from agentgym.core.errors import AgentGymError, UnknownEnvError
+from agentgym.core.errors import AgentGymError, UnknownEnvError, moved_names
 from agentgym.core.profile import GENERIC, EnvProfile, Template
 
 ENTRY_POINT_GROUP = "agentgym.envs"
@@ -59,24 +59,40 @@ def register(id: str, entry_point: str | Any, *, profile: EnvProfile | None = No
     if isinstance(entry_point, type):
         _classes[id] = entry_point
     if profile is not None:
+        _adopt(profile, id)
         _profiles[id] = profile
-        _families.setdefault(profile.family, profile)  # the first env of a family defines the family's
-        for alias in profile.aliases:
-            _aliases.setdefault(alias.lower(), id)  # the first env registered under an alias keeps it
     if skill_library is not None:
         _libraries[id] = str(Path(skill_library).expanduser())
 
 
+def _adopt(profile: EnvProfile, env_id: str | None = None) -> None:
+    """A profile met for the first time (given to `register`, or declared by a class): its family, which
+    the prompts are rendered by, and its aliases. A family has one template: a second, different one
+    under the same family name is refused (give the profile its own family)."""
+    known = _families.get(profile.family)
+    if known is None:
+        _families[profile.family] = profile  # the first env of a family defines the family's profile
+    elif known.template != profile.template:
+        raise AgentGymError(f"env profile family {profile.family!r} already has another prompt template; give this "
+                            "profile a family name of its own (or change the family's with register_template)")
+    if env_id is not None:
+        for alias in profile.aliases:
+            _aliases.setdefault(alias.lower(), env_id)  # the first env registered under an alias keeps it
+
+
 def register_profile(profile: EnvProfile) -> None:
-    """Make `profile` its family's (what a family name and a class naming it in `prompt_family` get); the
-    first env registered with a profile of a new family does this too."""
+    """Make `profile` its family's (what a family name and a class naming it in `prompt_family` get)."""
     _families[profile.family] = profile
 
 
 def register_template(template: Template) -> None:
-    """Add or replace a family's prompt template; a new family gets the generic profile's other values."""
+    """Add or replace a family's prompt template, for the family and every env registered with it; a new
+    family gets the generic profile's other values."""
     base = _families.get(template.family, GENERIC)
     register_profile(dataclasses.replace(base, family=template.family, template=template))
+    for env_id, prof in list(_profiles.items()):
+        if prof.family == template.family:
+            _profiles[env_id] = dataclasses.replace(prof, template=template)
 
 
 def template(family: str) -> Template:
@@ -143,6 +159,9 @@ def _id_profile(env_id: str) -> EnvProfile:
         prof = _profiles[env_id]
     elif env_id in _ids:
         prof = _declared_profile(_classes.get(env_id, _ids[env_id]))
+        if prof is not GENERIC:
+            _adopt(prof, env_id)
+            _profiles[env_id] = prof  # the class is imported once
     else:
         return _declared_profile(env_id) if ":" in env_id else GENERIC
     if env_id in _libraries:
@@ -170,6 +189,7 @@ def _declared_profile(entry_point: str | Any) -> EnvProfile:
 def _class_profile(cls: type) -> EnvProfile:
     own = getattr(cls, "profile", None)
     if isinstance(own, EnvProfile):
+        _adopt(own)
         return own
     fam = getattr(cls, "prompt_family", None)
     return _families.get(fam, GENERIC) if isinstance(fam, str) else GENERIC
@@ -237,3 +257,6 @@ def make(env_id: str, **kwargs: Any) -> gym.Env:
             return load_class(env_id)(**kwargs)
         raise UnknownEnvError(f"unknown env {env_id!r}; valid: {', '.join(_ids) or '(none)'}")
     return gym.make(env_id, **kwargs)
+
+
+__getattr__ = moved_names(__name__, {"skill_library_of": "profile_of(env_id).skill_library"})

@@ -5,6 +5,6 @@ import warnings
 
 from agentgym.core.recipe import DefaultModelConfig, ModelSize, SFTConfig
 
-warnings.warn("agentgym.models.config is now agentgym.core.recipe", DeprecationWarning, stacklevel=2)
+warnings.warn("agentgym.models.config is now agentgym.core.recipe", FutureWarning, stacklevel=2)
 
 __all__ = ["DefaultModelConfig", "ModelSize", "SFTConfig"]

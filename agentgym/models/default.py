@@ -34,7 +34,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from transformers.utils import logging as hf_logging
 
-from agentgym.core.errors import UnknownEnvError
+from agentgym.core.errors import UnknownEnvError, moved_names
 from agentgym.core.profile import TEMPLATE_VERSION
 from agentgym.core.recipe import DefaultModelConfig
 from agentgym.core.registry import family_of, make, profile_of, template
@@ -348,3 +348,9 @@ def model_info(path: str | Path) -> dict[str, Any]:
 
 __all__ += ["DefaultModelConfig", "model_info", "model_key", "shipped_model", "single_stage",
             "stage_key"]
+
+
+__getattr__ = moved_names(__name__, {
+    "FAMILY_DEFAULTS": "the env profile's model_recipe: agentgym.profile_of(env).model_recipe",
+    "ModelSize": "agentgym.core.recipe.ModelSize", "SFTConfig": "agentgym.core.recipe.SFTConfig",
+})

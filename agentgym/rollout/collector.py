@@ -462,7 +462,9 @@ def collect(
         max_prompt_tokens = max(1, ctx - sampling.max_new_tokens) if ctx is not None else None
     env_id = _env_id_of(envs[0], env if not isinstance(env, EnvPool) else env.spec) if envs else str(env)
     stats = RolloutStats(episodes=n_eps)
-    workers = max_workers if max_workers is not None else profile.rollout_workers
+    # the profile's threads; an env class's own `rollout_workers` attribute (the older way) still counts
+    own = getattr(getattr(envs[0], "unwrapped", envs[0]), "rollout_workers", None) if envs else None
+    workers = max_workers if max_workers is not None else int(own or profile.rollout_workers)
     calls = _callers(workers)
     failures: list[EpisodeFailure] = []
 

@@ -41,6 +41,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from agentgym.core.errors import moved_names
 from agentgym.core.profile import TEMPLATE_VERSION, Template  # noqa: F401  (re-exported for custom templates)
 from agentgym.core.registry import family_of, register_template, template  # noqa: F401  (re-exported)
 from agentgym.rollout.parser import parse_response
@@ -336,3 +337,9 @@ def trajectory_turns(family: str, trajectory: Any, **options: Any) -> Iterator[t
     for s in trajectory.steps:
         yield prompts.prompt(s.observation, s.admissible_actions), s
         prompts.acted(s.observation, s.action, s.response or "")
+
+
+__getattr__ = moved_names(__name__, {
+    "TEMPLATES": "agentgym.core.registry.families() (each family's profile holds its template)",
+    "trajectory_user_texts": "trajectory_turns(family, trajectory), which yields (user text, step)",
+})

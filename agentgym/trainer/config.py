@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from agentgym.backends.base import AGGREGATIONS
-from agentgym.core.errors import AgentGymError
+from agentgym.core.errors import AgentGymError, moved_names
 from agentgym.core.registry import profile_of, resolve_env_id
 from agentgym.rollout.prompts import PROMPT_STYLES
 from agentgym.skills.library import SkillLibrary
@@ -475,3 +475,11 @@ def _show(value: Any) -> str:
 
 def config_json(cfg: TrainConfig) -> str:
     return json.dumps(cfg.to_dict(), indent=2, sort_keys=True)
+
+
+__getattr__ = moved_names(__name__, {  # replaced by the env profiles
+    "ENV_REWARD": "the env profile: agentgym.profile_of(env).reward_scale, .invalid_penalty, .kl_coef",
+    "ENV_ALIASES": "agentgym.core.registry.aliases()",
+    "env_family": "agentgym.core.registry.family_of",
+    "env_defaults": "agentgym.profile_of(env).training_defaults()",
+})

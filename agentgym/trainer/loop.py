@@ -202,7 +202,7 @@ class Trainer:
 
     def _load_skill_library(self) -> None:
         """The skill library, only for backends that use skills (a GRPO run needs none): `skill_library`,
-        else the env's registered one, else its family's packaged one, else one clear error."""
+        else the one of the env's profile, else one clear error."""
         self.skill_library = None
         if self.backend.needs_skills:
             self.skill_library = skill_library_for(self.env_id, self.cfg.skill_library,

@@ -26,7 +26,7 @@ from transformers.utils import logging as hf_logging
 
 from agentgym.backends import get_backend
 from agentgym.core.errors import AgentGymError
-from agentgym.core.registry import resolve_env_id
+from agentgym.core.registry import known_env_id, resolve_env_id
 from agentgym.models.default import ensure_default_model
 from agentgym.plots import plot_curves
 from agentgym.trainer.config import TRAIN_SKILL_LIBRARY_HOW, TrainConfig, config_json, skill_library_for
@@ -104,10 +104,13 @@ def _draw_curves(run_dir: Path, console: Console) -> str | None:
 def default_policy(cfg: TrainConfig, *, log=print) -> Path:
     """The policy a run on `cfg` starts from: `cfg.model`, else the env's default policy (the shipped build
     copied into the cache, or built on first use: minutes to hours on a CPU). A skill-using backend's
-    missing skill library is reported first, so that it never costs a build."""
+    missing skill library, an unknown env or a bad option is reported first, so that it never costs a build."""
     if cfg.model:
         return Path(cfg.model)
-    backend = get_backend(cfg.backend)
+    checked = cfg.resolved()
+    checked.validate()
+    known_env_id(cfg.env)
+    backend = get_backend(cfg.backend, **cfg.backend_kwargs)  # unknown backend options: one line
     if backend.needs_skills:
         skill_library_for(cfg.env, cfg.skill_library, needed_by=f"the {backend.name} backend", how=TRAIN_SKILL_LIBRARY_HOW)
     return ensure_default_model(resolve_env_id(cfg.env), env_kwargs=cfg.env_kwargs, log=log, isolated=True)

@@ -23,6 +23,7 @@ from agentgym.core.errors import AgentGymError
 from agentgym.core.task import Panel, Task
 from agentgym.envs.alfworld.catalog import ALFWORLD_TASK_TYPES, GOAL_TEMPLATES
 from agentgym.envs.alfworld.panels import SPLITS
+from agentgym.envs.alfworld.profile import PROFILE
 from agentgym.envs.alfworld.world import NOTHING
 
 ENV_ID = "agentgym/ALFWorld-Real-v0"
@@ -81,6 +82,7 @@ def _guess_instruction(task_type: str, obj: str, recep: str, lamp: str) -> str:
 
 
 class RealALFWorldEnv(TextEnv):
+    profile = PROFILE  # how agentgym prompts, rewards and warm-starts it (also for an env made directly)
     splits = SPLITS
     default_max_steps = 50
 

@@ -20,6 +20,7 @@ from agentgym.envs.alfworld.expert import expert_action, places_from_skills
 from agentgym.envs.alfworld.generate import DEFAULT_MAX_STEPS, DIFFICULTIES, build_world, goal_of
 from agentgym.envs.alfworld.goals import satisfied
 from agentgym.envs.alfworld.panels import ENV_ID, SPLITS, build_panel
+from agentgym.envs.alfworld.profile import PROFILE
 from agentgym.envs.alfworld.world import World
 
 #: What every task of this engine carries in `task.data` (plus "recep", or "lamp" for the light tasks).
@@ -27,6 +28,7 @@ REQUIRED_DATA = ("room", "layout", "difficulty", "obj", "world_seed")
 
 
 class ALFWorldEnv(TextEnv):
+    profile = PROFILE  # how agentgym prompts, rewards and warm-starts it (also for an env made directly)
     splits = SPLITS
     default_max_steps = 50
     default_difficulty = "full"

@@ -27,6 +27,7 @@ from agentgym.core.errors import AgentGymError
 from agentgym.core.task import Panel, Task
 from agentgym.envs.searchqa.data import find_split_file, load_qa, normalize_question
 from agentgym.envs.searchqa.metrics import exact_match, token_f1
+from agentgym.envs.searchqa.profile import PROFILE
 from agentgym.envs.searchqa.protocol import REMINDER, format_passages, parse_action, question_prompt
 from agentgym.envs.searchqa.questions import QUESTIONS_VERSION, STYLE, generate_questions
 from agentgym.envs.searchqa.retrievers import KINDS, make_retriever
@@ -45,6 +46,8 @@ EXPERT_UNKNOWN = "unknown"
 
 class SearchQAEnv(TextEnv):
     """Question answering with a search tool, Search-R1's tag protocol. See the module docstring."""
+
+    profile = PROFILE  # how agentgym prompts, rewards and warm-starts it (also for an env made directly)
 
     splits = ("train", "test")
     default_max_steps = 4

@@ -29,6 +29,7 @@ from agentgym.envs.webshop.app import WebShopSite
 from agentgym.envs.webshop.engine import SEARCH_PLACEHOLDER, SEP, ShopState, parse_action
 from agentgym.envs.webshop.env import WebShopEnv
 from agentgym.envs.webshop.expert import expert_action
+from agentgym.envs.webshop.profile import BROWSER_PROFILE
 from agentgym.envs.webshop.server import ShopServer, panel_picker
 
 CHROMIUM = "/usr/bin/chromium"
@@ -262,6 +263,8 @@ def _crash_errors() -> tuple[type[BaseException], ...]:
 
 class WebShopBrowserEnv(WebShopEnv):
     """WebShop through headless Chromium. Same kwargs as WebShopEnv, plus `page_timeout_s`."""
+
+    profile = BROWSER_PROFILE  # how agentgym prompts, rewards and warm-starts it (also for an env made directly)
 
     env_id = "agentgym/WebShop-Browser-v0"
 

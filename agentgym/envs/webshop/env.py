@@ -16,6 +16,7 @@ from agentgym.core.task import Panel, Task
 from agentgym.envs.webshop.engine import Shop, ShopState
 from agentgym.envs.webshop.expert import expert_action, knowledge_from_skills
 from agentgym.envs.webshop.loader import ENV_ID, ShopConfig, get_panel, get_shop
+from agentgym.envs.webshop.profile import PROFILE
 
 #: Goal fields a task must carry in `task.data`, and the types they must have.
 REQUIRED_GOAL = {"instruction_text": (str,), "attributes": (list, tuple), "goal_options": (list, tuple, dict),
@@ -44,6 +45,8 @@ def validate_goal(task_id: str, goal: dict[str, Any]) -> None:
 
 class WebShopEnv(TextEnv):
     """WebShop, offline and deterministic. See docs/envs/webshop.md."""
+
+    profile = PROFILE  # how agentgym prompts, rewards and warm-starts it (also for an env made directly)
 
     splits = ("train", "test")
     default_max_steps = 15
