@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,9 +113,17 @@ def _eval_points(run_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, An
     return out
 
 
+def arm_of(run_dir: Path, backend: str | None = None) -> str:
+    """The arm a run folder of a bench belongs to: its name without the `-s<seed>` the bench gives it
+    (`sdar-s2` -> `sdar`; a sweep's `sdar_lam0.1-s0` -> `sdar_lam0.1`), else its backend, else its name."""
+    m = re.fullmatch(r"(.+)-s\d+", Path(run_dir).name)
+    return m.group(1) if m else (backend or Path(run_dir).name)
+
+
 def collect_groups(paths: Sequence[str | Path], warn: Callable[[str], None] | None = None) -> list[Group]:
     """Run folders (holding metrics.jsonl) become one group each; a bench folder (whose sub-folders are
-    runs) becomes one group per backend, in the bench's backend order."""
+    runs) becomes one group per arm (`arm_of`: a backend, or a sweep's setting), the bench's backends
+    first, in its order."""
     warn = warn or (lambda _m: None)
     if not paths:
         raise AgentGymError("give at least one run folder or bench folder")
@@ -144,7 +153,7 @@ def collect_groups(paths: Sequence[str | Path], warn: Callable[[str], None] | No
                 warn(f"warning: {bench_json} is not a valid bench.json; backends in name order")
         by: dict[str, list[Run]] = {}
         for r in runs:
-            by.setdefault(r.backend or r.run_dir.name, []).append(r)
+            by.setdefault(arm_of(r.run_dir, r.backend), []).append(r)
         keys = [k for k in order if k in by] + sorted(k for k in by if k not in order)
         for k in keys:
             groups.append(Group(f"{p.name}/{k}" if multi else k, sorted(by[k], key=lambda r: (r.seed is None, r.seed or 0))))
