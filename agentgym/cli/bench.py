@@ -81,7 +81,7 @@ def plot(
     smooth: int = typer.Option(0, min=0, help="moving-average window in steps (0: about 1/25 of the run, 1: none)"),
 ) -> None:
     """Learning curves from metrics.jsonl: one panel per metric; a bench folder's seeds are averaged
-    per backend with a min-max band."""
+    per arm (the run folder's name without -s<seed>: the backend, or a sweep's setting) with a min-max band."""
     from agentgym.plots import plot_curves
 
     wanted = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
