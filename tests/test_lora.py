@@ -31,9 +31,9 @@ from agentgym.engines.base import SamplingParams
 from agentgym.engines.hf import HFEngine
 from agentgym.models.load import load_policy
 from agentgym.models.lora import LoraSettings, add_lora, enable_gradient_checkpointing, has_lora
+from agentgym.models.scoring import response_logprobs
 from agentgym.trainer.config import load_config
 from agentgym.trainer.loop import Trainer
-from agentgym.trainer.scoring import response_logprobs
 
 GREEDY = SamplingParams(temperature=0, max_new_tokens=8)
 

@@ -178,6 +178,22 @@ def test_response_loss_counts_only_response_tokens(tiny_dir):
     assert float(loss.detach()) == pytest.approx(ref, rel=1e-4)
 
 
+def test_sft_and_the_trainer_score_with_one_function(tiny_dir, monkeypatch):
+    """SFT's loss is the trainer's scoring (`models.scoring.response_logprobs`), not a second copy of it."""
+    from agentgym.models import scoring, sft
+    from agentgym.trainer import loop
+
+    assert loop.response_logprobs is scoring.response_logprobs is sft.response_logprobs
+    model, tok = load_policy(tiny_dir)
+    calls = []
+    monkeypatch.setattr(sft, "response_logprobs", lambda *a, **k: calls.append(k) or scoring.response_logprobs(*a, **k))
+    batch = [sft.SFTExample([5, 6, 7], [9, 10])]
+    with torch.no_grad():
+        loss, n = sft.response_loss(model, batch, tok.pad_token_id, False)
+        lp, _, _ = scoring.response_logprobs(model, [[5, 6, 7]], [[9, 10]], pad_id=tok.pad_token_id)
+    assert len(calls) == 1 and n == 2 and float(loss) == pytest.approx(-float(lp.sum()), rel=1e-6)
+
+
 def test_prompt_loss_weight_adds_the_mean_prompt_cross_entropy(tiny_dir):
     from agentgym.models.sft import SFTExample, response_loss
 

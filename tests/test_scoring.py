@@ -6,7 +6,7 @@ import pytest
 import torch
 from fakes.tiny import build_tiny
 
-from agentgym.trainer.scoring import response_logprobs
+from agentgym.models.scoring import response_logprobs
 
 
 class NoDecoder(torch.nn.Module):
@@ -74,7 +74,7 @@ def _grouped_batch(model, seed: int = 1):
 def test_shared_prompt_pass_equals_the_per_sample_forward_in_values_and_gradients(model, bf16):
     """Each distinct prompt run once (its KV cache repeated per sample) gives the log-probs, entropies and
     weight gradients of the plain per-sample forward: to 1e-5 in float32, to bf16 rounding with autocast."""
-    from agentgym.trainer.scoring import shared_prompts
+    from agentgym.models.scoring import shared_prompts
 
     prompts, responses = _grouped_batch(model)
     assert shared_prompts(prompts) == [0, 0, 0, 1, 1, 1, 2]
@@ -99,7 +99,7 @@ def test_shared_prompt_pass_equals_the_per_sample_forward_in_values_and_gradient
 
 
 def test_prompts_are_shared_only_when_it_saves_work():
-    from agentgym.trainer.scoring import shared_prompts
+    from agentgym.models.scoring import shared_prompts
 
     assert shared_prompts([[1, 2], [3, 4], [5, 6]]) is None  # all distinct
     assert shared_prompts([[1] * 10, [1] * 10, [2] * 30]) is None  # distinct tokens 40 of 50 > 75%

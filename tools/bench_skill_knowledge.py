@@ -202,10 +202,10 @@ def bench_gap(names: list[str], episodes: int, seed: int, model: str | None) -> 
     from agentgym.engines.base import SamplingParams
     from agentgym.engines.hf import HFEngine
     from agentgym.models.load import load_policy
+    from agentgym.models.scoring import response_logprobs
     from agentgym.rollout.collector import collect
     from agentgym.rollout.prompts import encode_prompt, family_of
     from agentgym.skills import render_context
-    from agentgym.trainer.scoring import response_logprobs
 
     rows = []
     for name in names:

@@ -218,7 +218,7 @@ def ablate(model_dir: Path, texts: list[str], steps: int, pairs: int, work: Path
     from rich.table import Table
 
     from agentgym.engines import hf
-    from agentgym.trainer import scoring
+    from agentgym.models import scoring
 
     rows: dict[str, list[tuple[float, float, float]]] = {k: [] for k in LEVERS}
     for k in range(pairs):

@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from agentgym.core.demos import expert_episode
 from agentgym.core.recipe import SFTConfig
 from agentgym.core.registry import make
 from agentgym.models.load import body_and_head
+from agentgym.models.scoring import response_logprobs
 from agentgym.rollout.parser import parse_response
 from agentgym.rollout.prompts import encode_prompt, family_of, format_response, trajectory_turns
 from agentgym.runtime import trim_heap
@@ -186,40 +186,33 @@ def copy_examples(n: int, vocab: range, rng: np.random.Generator, *, span: tuple
 
 
 def response_loss(model: Any, batch: list[SFTExample], pad_id: int, bf16: bool, prompt_weight: float = 0.0):
-    """Cross-entropy of `batch`: (sum over response tokens, their count) — the lm head runs only where a
-    loss is taken. With `prompt_weight > 0` the returned sum also holds `prompt_weight * n_response *
-    mean CE of the prompt tokens` (next-token prediction on the prompt), so that
-    `sum / count = mean response CE + prompt_weight * mean prompt CE`."""
-    lens = [len(e.prompt_ids) + len(e.response_ids) for e in batch]
-    T = max(lens)
-    ids = torch.full((len(batch), T), pad_id, dtype=torch.long)
-    rows, cols, targets, prow, pcol, ptgt = [], [], [], [], [], []
-    for r, e in enumerate(batch):
-        seq = e.prompt_ids + e.response_ids
-        ids[r, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        P = len(e.prompt_ids)
-        for j, t in enumerate(e.response_ids):
-            rows.append(r)
-            cols.append(P - 1 + j)
-            targets.append(t)
-        if prompt_weight > 0:
-            prow.extend([r] * (P - 1))
-            pcol.extend(range(P - 1))
-            ptgt.extend(e.prompt_ids[1:])
-    dev = next(model.parameters()).device
-    ids = ids.to(dev)
-    body, head = body_and_head(model)
-    if body is None:
+    """Cross-entropy of `batch`: (sum over response tokens, their count), from the trainer's own scoring
+    function (`agentgym.models.scoring.response_logprobs`: the lm head runs only where a loss is taken),
+    so that SFT and RL read the policy's log-probabilities the same way. With `prompt_weight > 0` the
+    returned sum also holds `prompt_weight * n_response * mean CE of the prompt tokens` (next-token
+    prediction on the prompt), so that `sum / count = mean response CE + prompt_weight * mean prompt CE`:
+    the same forward, scored from the first token on."""
+    if body_and_head(model)[0] is None:
         raise ValueError("SFT needs a transformers causal LM (get_decoder / get_output_embeddings)")
-    with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
-        h = body(input_ids=ids).last_hidden_state  # right padding + causal: no mask needed
-        logits = head(h[torch.tensor(rows, device=dev), torch.tensor(cols, device=dev)])
-        plogits = head(h[torch.tensor(prow, device=dev), torch.tensor(pcol, device=dev)]) if prow else None
-    loss = F.cross_entropy(logits.float(), torch.tensor(targets, device=dev), reduction="sum")
-    if plogits is not None:
-        ploss = F.cross_entropy(plogits.float(), torch.tensor(ptgt, device=dev), reduction="mean")
-        loss = loss + prompt_weight * len(targets) * ploss
-    return loss, len(targets)
+    if prompt_weight <= 0:
+        logp, _, mask = response_logprobs(model, [e.prompt_ids for e in batch], [e.response_ids for e in batch],
+                                          pad_id=pad_id, bf16=bf16, share_prompts=False)
+        return -logp.sum(), int(mask.sum().item())
+    # one pass over each whole sequence: "responses" from the second token on, split at the prompt's end
+    logp, _, _ = response_logprobs(model, [e.prompt_ids[:1] for e in batch],
+                                   [e.prompt_ids[1:] + e.response_ids for e in batch],
+                                   pad_id=pad_id, bf16=bf16, share_prompts=False)
+    resp = torch.zeros_like(logp, dtype=torch.bool)
+    prompt = torch.zeros_like(resp)
+    for r, e in enumerate(batch):
+        P, R = len(e.prompt_ids), len(e.response_ids)
+        prompt[r, : P - 1] = True
+        resp[r, P - 1 : P - 1 + R] = True
+    n = int(resp.sum().item())
+    loss = -logp[resp].sum()
+    if prompt.any():
+        loss = loss + prompt_weight * n * (-logp[prompt].mean())
+    return loss, n
 
 
 def train_sft(model: Any, examples: list[SFTExample], cfg: SFTConfig, *, pad_id: int,

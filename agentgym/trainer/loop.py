@@ -62,6 +62,7 @@ from agentgym.models.lora import (
     enable_gradient_checkpointing,
     merged_state_dict,
 )
+from agentgym.models.scoring import response_logprobs
 from agentgym.rollout.collector import collect
 from agentgym.rollout.prompts import encode_prompt, fit_prompt
 from agentgym.runtime import peak_memory_gb, trim_heap
@@ -73,7 +74,6 @@ from agentgym.trainer.config import (
     skill_library_for,
 )
 from agentgym.trainer.evaluate import evaluate
-from agentgym.trainer.scoring import response_logprobs
 
 #: Mean |engine - trainer| log-probability of the sampled tokens (nats per token) past which a step
 #: warns: the engine sampled from other weights than the trainer holds (a stale or mismatched server).
