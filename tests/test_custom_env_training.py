@@ -366,3 +366,23 @@ def test_a_profile_declared_by_the_class_and_the_built_in_classes_made_directly(
     assert TrainConfig(env="example/GuessDeclared-v0").resolved().history == 2
     with pytest.raises(AttributeError, match="ENV_REWARD is gone: use the env profile"):
         train_config.ENV_REWARD  # noqa: B018
+
+
+def test_a_profiled_custom_env_trains_with_every_backend(site, clean_registry, tiny_guess, tmp_path):
+    """With its profile's skill library, the doc's env takes a training step with every backend (one
+    step, two tasks of two rollouts each: what it checks is that every backend runs on it, not learning)."""
+    from agentgym.backends import backend_names
+    from agentgym.trainer.loop import Trainer
+
+    importlib.reload(importlib.import_module("guess_profile"))
+    for backend in backend_names():
+        cfg = load_config(None, {"env": PROFILED, "backend": backend, "model": str(tiny_guess), "steps": 1,
+                                 "tasks_per_step": 2, "group_size": 2, "eval_episodes": 0, "max_new_tokens": 12,
+                                 "tensorboard": False, "out_dir": str(tmp_path / backend)})
+        tr = Trainer(cfg, log=lambda _m: None)
+        try:
+            m = tr.step()
+        finally:
+            tr.close()
+        assert tr.steps_done == 1 and m["episodes"] == 4 and "loss" in m, (backend, m)
+        assert (tr.skills is not None) == tr.backend.needs_skills, backend
