@@ -362,6 +362,7 @@ def test_a_profile_declared_by_the_class_and_the_built_in_classes_made_directly(
     other = dataclasses.replace(WEBSHOP, template=dataclasses.replace(WEBSHOP.template, format_line="Reply!"))
     with pytest.raises(AgentGymError, match="family 'webshop' already has another prompt template"):
         agentgym.register("example/NotWebShop-v0", "guess_env:GuessNumberEnv", profile=other)
+    assert "example/NotWebShop-v0" not in agentgym.env_ids()  # refused before anything was registered
     register_template(dataclasses.replace(tpl, history=2))  # a family's new template reaches its envs
     assert TrainConfig(env="example/GuessDeclared-v0").resolved().history == 2
     with pytest.raises(AttributeError, match="ENV_REWARD is gone: use the env profile"):

@@ -49,6 +49,8 @@ def register(id: str, entry_point: str | Any, *, profile: EnvProfile | None = No
     is also an entry point would otherwise make Gymnasium warn)."""
     if profile is not None and not isinstance(profile, EnvProfile):
         raise AgentGymError(f"register({id!r}): profile must be an agentgym EnvProfile, not {type(profile).__name__}")
+    if profile is not None:
+        _adopt(profile, id)  # first: a refused profile leaves the registry as it was
     spec = gym.registry.get(id)
     if not (id in _ids and spec is not None and spec.entry_point == entry_point and spec.kwargs == defaults):
         gym.register(id=id, entry_point=entry_point, kwargs=defaults, disable_env_checker=True)
@@ -59,7 +61,6 @@ def register(id: str, entry_point: str | Any, *, profile: EnvProfile | None = No
     if isinstance(entry_point, type):
         _classes[id] = entry_point
     if profile is not None:
-        _adopt(profile, id)
         _profiles[id] = profile
     if skill_library is not None:
         _libraries[id] = str(Path(skill_library).expanduser())
