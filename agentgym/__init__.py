@@ -8,7 +8,7 @@ _os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8")
 
 from agentgym import envs  # noqa: F401  (importing it registers the built-in envs)
 from agentgym.core.checker import check_text_env
-from agentgym.core.env import ADMISSIBLE, INFO_KEYS, TextEnv, Transition
+from agentgym.core.env import ADMISSIBLE, INFO_KEYS, ExpertAction, TextEnv, Transition
 from agentgym.core.errors import AgentGymError, UnknownEnvError
 from agentgym.core.profile import EnvProfile, Template
 from agentgym.core.registry import env_ids, make, profile_of, register
@@ -20,6 +20,7 @@ __all__ = [
     "INFO_KEYS",
     "AgentGymError",
     "EnvProfile",
+    "ExpertAction",
     "Panel",
     "ProtocolCard",
     "Task",

@@ -441,3 +441,31 @@ def test_cli_sft_runs_one_stage_and_build_model_runs_the_recipe(tmp_path, monkey
     info = default.model_info(tmp_path / "all")
     assert len(info["config"]["stages"]) == 2 and len(info["metrics"]["stages"]) == 3
     assert not (tmp_path / "all.stages").exists() and not (tmp_path / "all.partial").exists()
+
+
+def test_expert_thoughts_fill_the_think_block_only_where_the_recipe_asks(tiny_dir):
+    """`SFTConfig.think`: a WebShop demo's option clicks are trained with the expert's thought in front
+    (`<think>size extra large is xl</think>`); without it every response keeps an empty think block."""
+    from agentgym.models.sft import demo_texts, generate_demos, render_examples
+
+    _, tok = load_policy(tiny_dir)
+    demos = generate_demos("agentgym/WebShop-v0", SFTConfig(demos=6, noise=0.0, skill_fraction=0.5, seed=3,
+                                                            env_kwargs={"search": "bm25"}))
+    thoughts = [s.think for d in demos for s in d.trajectory.steps if s.think]
+    assert thoughts, "the WebShop expert explains its option clicks"
+    plain, with_think = demo_texts("webshop", demos), demo_texts("webshop", demos, think=True)
+    assert all(x.startswith("<think></think>") for x in plain if x.startswith("<think>"))
+    assert all(any(f"<think>{t}</think>" in x for x in with_think) for t in thoughts)
+    off = render_examples("webshop", demos, tok)
+    on = render_examples("webshop", demos, tok, think=True)
+    assert [e.prompt_ids for e in on] == [e.prompt_ids for e in off]  # only the responses change
+    changed = [tok.decode(b.response_ids) for a, b in zip(off, on, strict=True) if a.response_ids != b.response_ids]
+    assert len(changed) == len(thoughts) and all(t in c for t, c in zip(thoughts, changed, strict=True))
+
+
+def test_a_recipe_without_thoughts_keeps_its_cache_key():
+    """Fields added to SFTConfig later are keyed only when set: shipped folders keep their names."""
+    base = DefaultModelConfig("agentgym/WebShop-v0", stages=(SFTConfig(seed=1),))
+    assert "think" not in base.to_dict()["sft"] and "think" not in base.to_dict()["stages"][0]
+    on = dataclasses.replace(base, stages=(SFTConfig(seed=1, think=True),))
+    assert on.to_dict()["stages"][0]["think"] is True and on.key() != base.key()

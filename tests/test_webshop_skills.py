@@ -7,6 +7,8 @@ from the skill texts it is given.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fakes.experts import expert_success
 
@@ -21,6 +23,7 @@ from agentgym.envs.webshop.expert import (
     Knowledge,
     choose_options,
     knowledge_from_skills,
+    option_thought,
     parse_skill_text,
     words,
 )
@@ -205,6 +208,51 @@ def test_choose_options_literal_and_stated():
     black = Knowledge(defaults=(("color", "black"),))
     assert choose_options("a wallet that is slim", {"color": ["brown", "black"]}, black) == {"color": "black"}
     assert choose_options("a wallet that is slim, in brown", {"color": ["brown", "black"]}, black) == {"color": "brown"}
+
+
+_NAV = re.compile(r"^(?:buy now|back to search|< prev|next >|description|features|reviews|attributes|b0[0-9a-z]{8})$")
+
+
+def test_option_thoughts_say_where_the_label_comes_from():
+    assert option_thought("color", "black", False, "black") == "color black"
+    assert option_thought("size", "xl", False, "extra large") == "size extra large is xl"
+    assert option_thought("color", "black", True, "") == "names no color wants black"
+    assert option_thought("size", "20 x 20 inch", False, "20 x 20 inch") == "size 20 x 20 inch"
+
+
+def test_expert_thoughts_are_copies_of_the_instruction_page_and_skills(env, lib):
+    """Every option click carries a thought (Step.think) built only from what the policy sees: the
+    instruction's words, the option name on the page and, with skills, a pair or default the skill text
+    states; the plain expert never thinks a wording it could only know from a skill."""
+    seen = {"literal": 0, "wording": 0, "default": 0}
+    for task in list(env.panel("test"))[:80]:
+        own = lib.by_group(task.task_type)
+        texts = " ".join(s.text() for s in own).lower()
+        for skills in (None, own):
+            traj = _play(env, task, skills)
+            again = Trajectory.from_dict(traj.to_dict())  # the thought survives the JSONL round trip
+            for step, back in zip(traj.steps, again.steps, strict=True):
+                assert back.think == step.think
+                is_option = step.action.startswith("click[") and not _NAV.match(step.action[6:-1])
+                if not step.think:
+                    assert not is_option, (task.task_id, step.action)
+                    continue
+                label = step.action[6:-1]
+                assert step.think.endswith(label), (step.think, step.action)
+                if step.think.startswith("names no "):
+                    assert skills is not None and "names no" in texts
+                    seen["default"] += 1
+                elif " is " in step.think:
+                    assert skills is not None, step.think  # only a skill names another wording
+                    wording = step.think.split(" is ")[0].split(" ", 1)[1]
+                    assert _has(task.instruction, wording), (step.think, task.instruction)
+                    assert f"{wording} is {label}" in texts, step.think  # the pair as the skill states it
+                    seen["wording"] += 1
+                else:
+                    assert step.think == f"{step.think[: -len(label) - 1]} {label}"
+                    assert _has(task.instruction, label), (step.think, task.instruction)
+                    seen["literal"] += 1
+    assert all(seen.values()), seen
 
 
 @pytest.mark.parametrize("skills", [

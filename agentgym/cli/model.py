@@ -86,6 +86,8 @@ def sft(
     copy_warmup_steps: int = typer.Option(None, min=0, help="synthetic copy-task steps before the demos "
                                           "(default per env: WebShop and Search-QA 1500)"),
     seed: int = typer.Option(None, min=0, help="seed"),
+    think: bool = typer.Option(None, help="train on the experts' thoughts as the <think> text (default off; "
+                               "the WebShop recipe's third stage has it on)"),
     threads: int = typer.Option(2, min=1, help="torch threads"),
     eval_episodes: int = typer.Option(0, min=0, help="then evaluate on the eval split (T=0.4), 0 = skip"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
@@ -106,7 +108,7 @@ def sft(
     _quiet_transformers()
     cfg = single_stage(default_config(env_id, demos=demos, noise=noise, skill_fraction=skill_fraction, epochs=epochs,
                                       batch_size=batch_size, lr=lr, bf16=bf16, seed=seed,
-                                      copy_warmup_steps=copy_warmup_steps))
+                                      copy_warmup_steps=copy_warmup_steps, think=think))
     if env_opt:
         cfg = replace(cfg, sft=replace(cfg.sft, env_kwargs={**cfg.sft.env_kwargs, **env_kwargs}))
     metrics = build_default_model(cfg, out, log=lambda m: console.print(m, markup=False), progress=True,

@@ -1,5 +1,6 @@
 """Expert demonstrations: run an env's expert (optionally with action noise) and record trajectories.
 
+An expert may return an `ExpertAction` (a str with `.think`): its thought is recorded in `Step.think`.
 Envs may have two experts: `expert_action()`, a competent player that does not know the world's hidden
 regularities, and `expert_action_with_skills(skills)`, which acts on what the given skills say (the
 privileged context c+). `skills` are passed through untouched: this layer knows nothing of them.
@@ -34,8 +35,10 @@ def expert_episode(env: TextEnv, task: Task, *, noise: float = 0.0, rng: np.rand
             action = env.noisy_action(rng)
         if action is None:
             action = expert()
-        next_obs, reward, term, trunc, next_info = env.step(action)
-        traj.steps.append(Step(obs, action, float(reward), bool(next_info["action_valid"]), info.get(ADMISSIBLE)))
+        think = getattr(action, "think", None) or None  # an ExpertAction's thought, kept as data
+        next_obs, reward, term, trunc, next_info = env.step(str(action))
+        traj.steps.append(Step(obs, str(action), float(reward), bool(next_info["action_valid"]), info.get(ADMISSIBLE),
+                               think=think))
         obs, info, done = next_obs, next_info, term or trunc
         traj.terminated, traj.truncated = bool(term), bool(trunc)
     traj.final_observation = obs

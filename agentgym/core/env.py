@@ -38,6 +38,24 @@ EPISODE_OVER = "The episode is over. Reset the environment to start a new task."
 RESET_OPTIONS = ("task",)
 
 
+class ExpertAction(str):
+    """An expert's action (a plain str to every caller) with the thought that explains it.
+
+    `think` is what an agent would write in its `<think>` block before this action ("size extra large is
+    xl"): a demo records it, and a warm-start recipe with `SFTConfig.think` trains on it, so that a small
+    policy reaches the action in short copy steps instead of one long lookup."""
+
+    think: str
+
+    def __new__(cls, action: str, think: str = "") -> ExpertAction:
+        self = super().__new__(cls, action)
+        self.think = str(think)
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ExpertAction, (str(self), self.think))
+
+
 class ResetError(AgentGymError, ValueError, KeyError):
     """`reset` refused its arguments (bad seed or options, unknown task id, a task this env cannot play).
 

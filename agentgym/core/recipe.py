@@ -56,6 +56,9 @@ class SFTConfig:
     copy_warmup_steps: int = 0
     copy_mix: float = 0.1
     copy_max_span: int = 16  # longest random span to copy (from 4 tokens up)
+    #: train on the experts' thoughts (`ExpertAction.think`, recorded in `Step.think`) as the responses'
+    #: `<think>` text, where the expert gives one; off, every demo response has an empty think block
+    think: bool = False
     bf16: bool = True
     seed: int = 0
     max_prompt_tokens: int = 1024
@@ -64,6 +67,10 @@ class SFTConfig:
 
     def with_(self, **kw: Any) -> SFTConfig:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+
+#: SFTConfig fields added after recipes were first cached, with the value that leaves a recipe as it was
+_LATER_FIELDS: dict[str, Any] = {"think": False}
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,10 @@ class DefaultModelConfig:
             d.pop("stages")
         else:
             d["stages"] = [asdict(s) for s in self.stages]
+        for sft in (d["sft"], *d.get("stages", ())):  # fields added later are keyed only when set, so that
+            for name, off in _LATER_FIELDS.items():  # recipes without them keep their cache folders
+                if sft.get(name) == off:
+                    sft.pop(name)
         return d
 
     def key(self, extra: dict[str, Any] | None = None) -> str:

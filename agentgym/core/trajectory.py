@@ -31,6 +31,8 @@ class Step:
     format_valid: bool | None = None
     response_ids: list[int] | None = None
     logprobs: list[float] | None = None
+    #: an expert's thought for this action (`ExpertAction.think`), where it gave one
+    think: str | None = None
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Trajectory:
         if not d["meta"]:
             del d["meta"]
         for s in d["steps"]:
-            for k in ("admissible_actions", "response", "format_valid", "response_ids", "logprobs"):
+            for k in ("admissible_actions", "response", "format_valid", "response_ids", "logprobs", "think"):
                 if s[k] is None:
                     del s[k]
         return d

@@ -143,7 +143,7 @@ def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Ca
             t_init = 0.0
             if model is None and init_dir is None:
                 t1 = time.perf_counter()
-                texts = base_texts(family) + demo_texts(family, demos[: cfg.tokenizer_demos])
+                texts = base_texts(family) + demo_texts(family, demos[: cfg.tokenizer_demos], think=st.think)
                 tok = train_tokenizer(texts, vocab_size=cfg.vocab_size, atomic=atomic_strings(family, demos))
                 model = init_model(tok, cfg.size, seed=st.seed)
                 say(f"init-model: BPE vocabulary {len(tok)} from {min(cfg.tokenizer_demos, len(demos))} demos, "
@@ -151,7 +151,7 @@ def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Ca
                 t_init = time.perf_counter() - t1
             elif model is None:
                 model, tok = load_policy(init_dir, dtype=torch.float32)
-            examples = render_examples(family, demos, tok, st.max_prompt_tokens)
+            examples = render_examples(family, demos, tok, st.max_prompt_tokens, think=st.think)
             dstats = demo_stats(demos, examples)
             n_params = sum(p.numel() for p in model.parameters())
             say(f"{name}sft: {dstats['examples']} examples, prompts {dstats['prompt_tokens_mean']:.0f} tokens on "

@@ -103,8 +103,9 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
     return demos
 
 
-def demo_texts(family: str, demos: list[Demo]) -> list[str]:
-    """Every text the demos put in front of the model or ask it to write (tokenizer training corpus)."""
+def demo_texts(family: str, demos: list[Demo], think: bool = False) -> list[str]:
+    """Every text the demos put in front of the model or ask it to write (tokenizer training corpus);
+    `think`: responses carry the experts' thoughts (SFTConfig.think)."""
     out: list[str] = []
     for d in demos:
         t = d.trajectory
@@ -112,18 +113,20 @@ def demo_texts(family: str, demos: list[Demo]) -> list[str]:
             out.append(d.prefix)
         for text, step in trajectory_turns(family, t):
             out.append(text)
-            out.append(format_response(family, step.action))
+            out.append(format_response(family, step.action, (step.think or "") if think else ""))
     return out
 
 
-def render_examples(family: str, demos: list[Demo], tokenizer: Any, max_prompt_tokens: int = 1024) -> list[SFTExample]:
-    """Each demo step as (prompt ids, response ids), exactly as a rollout turn would be encoded."""
+def render_examples(family: str, demos: list[Demo], tokenizer: Any, max_prompt_tokens: int = 1024,
+                    think: bool = False) -> list[SFTExample]:
+    """Each demo step as (prompt ids, response ids), exactly as a rollout turn would be encoded. With
+    `think`, a step's recorded expert thought fills its `<think>` block (SFTConfig.think)."""
     examples: list[SFTExample] = []
     for d in demos:
         t = d.trajectory
         for text, step in trajectory_turns(family, t):
             p = encode_prompt(tokenizer, text, privileged=d.prefix)
-            resp = format_response(family, step.action)
+            resp = format_response(family, step.action, (step.think or "") if think else "")
             r = tokenizer(resp, add_special_tokens=False)["input_ids"]
             if not parse_response(family, resp).valid_format and tokenizer.eos_token_id is not None:
                 r = [*r, tokenizer.eos_token_id]  # a malformed answer has no closing tag: learn to end it
@@ -153,7 +156,7 @@ def demo_examples(env_id: str, tokenizer: Any, cfg: SFTConfig, *,
                   progress: Callable[[int], None] | None = None) -> tuple[list[SFTExample], dict[str, Any]]:
     """Generate and render `cfg.demos` noisy expert episodes. Returns (examples, stats)."""
     demos = generate_demos(env_id, cfg, progress=progress)
-    examples = render_examples(family_of(env_id), demos, tokenizer, cfg.max_prompt_tokens)
+    examples = render_examples(family_of(env_id), demos, tokenizer, cfg.max_prompt_tokens, think=cfg.think)
     return examples, demo_stats(demos, examples)
 
 

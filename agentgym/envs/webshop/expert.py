@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from agentgym.core.env import ExpertAction
 from agentgym.envs.webshop.catalog import Product
 from agentgym.envs.webshop.engine import PRODUCT_WINDOW, Shop, ShopState
 from agentgym.envs.webshop.reward import THRESHOLD, attribute_matches, goal_option_values, type_reward
@@ -142,8 +143,9 @@ def instruction_words(instruction: str) -> tuple[str, ...]:
     return words(_PRICE.sub("", instruction))
 
 
-def _resolve(instruction: str, options: dict[str, list[str]], know: Knowledge) -> dict[str, tuple[str, bool]]:
-    """option name -> (label, by_default) for every option the expert can tell from the instruction."""
+def _resolve(instruction: str, options: dict[str, list[str]], know: Knowledge) -> dict[str, tuple[str, bool, str]]:
+    """option name -> (label, by_default, the instruction's words for it) for every option the expert can
+    tell from the instruction (the words are "" for a default)."""
     toks = instruction_words(instruction)
     # spans of the wordings the skills state: a label match inside a longer stated wording is not a match
     # ("large" in "triple extra large" when the page has no "3xl")...
@@ -157,9 +159,9 @@ def _resolve(instruction: str, options: dict[str, list[str]], know: Knowledge) -
         for label in labels:
             ph = words(label)
             stated += [(end - len(ph), end, (label, label)) for end in _ends(toks, ph)]
-    out: dict[str, tuple[str, bool]] = {}
+    out: dict[str, tuple[str, bool, str]] = {}
     for name, labels in options.items():
-        best: tuple[int, int, str] | None = None
+        best: tuple[int, int, str, tuple[str, ...]] | None = None
         cands: list[tuple[tuple[str, ...], str]] = [(words(label), label) for label in labels]
         for a, b in know.wording:  # either way round: "extra large is xl" or "xl is extra large"
             if b in labels:
@@ -172,15 +174,15 @@ def _resolve(instruction: str, options: dict[str, list[str]], know: Knowledge) -
                 if any(s0 <= start and end <= e0 and e0 - s0 > end - start and label not in pair
                        for s0, e0, pair in stated):
                     continue
-                c = (end, len(phrase), label)
+                c = (end, len(phrase), label, phrase)
                 if best is None or c[:2] > best[:2]:
                     best = c
         if best is not None:
-            out[name] = (best[2], False)
+            out[name] = (best[2], False, " ".join(best[3]))
             continue
         for opt, label in know.defaults:
             if opt == name and label in labels:
-                out[name] = (label, True)
+                out[name] = (label, True, "")
                 break
     return out
 
@@ -189,7 +191,19 @@ def choose_options(instruction: str, options: dict[str, list[str]], know: Knowle
     """For each option of a product page, the label the instruction asks for, if the expert can tell: the
     label (or a wording the skills give for it) that occurs in the instruction, the one ending last (option
     phrases close the instruction) and then the longest; else a default the skills state."""
-    return {name: label for name, (label, _) in _resolve(instruction, options, know).items()}
+    return {name: label for name, (label, _, _) in _resolve(instruction, options, know).items()}
+
+
+def option_thought(name: str, label: str, by_default: bool, wording: str) -> str:
+    """What the expert thinks before clicking `label` for option `name`, in the skill texts' own words:
+    "color black" (the instruction writes the label), "size extra large is xl" (a wording a skill
+    names), "names no color wants black" (a skill's default). Each part is a copy of the instruction,
+    the page or the skills, so a small policy can write it token by token and then copy the label."""
+    if by_default:
+        return f"names no {name} wants {label}"
+    if wording and wording != " ".join(words(label)):
+        return f"{name} {wording} is {label}"
+    return f"{name} {label}"
 
 
 def best_options(product: Product, goal: dict[str, Any]) -> dict[str, str]:
@@ -233,7 +247,7 @@ def product_score(product: Product, goal: dict[str, Any], know: Knowledge = NO_K
     price_ok = cap is None or product.price <= cap
     base = type_reward(product, goal)["r_type"] * (attribute_matches(product, attrs) + int(price_ok)) / (len(attrs) + 1)
     resolved = _resolve(instruction, product.options, know).values()
-    out = (round(base, 9), sum(not d for _, d in resolved), sum(d for _, d in resolved))
+    out = (round(base, 9), sum(not d for _, d, _ in resolved), sum(d for _, d, _ in resolved))
     if key[0]:
         _memo[key] = out
         if len(_memo) > 200_000:
@@ -256,7 +270,8 @@ def choose_target(shop: Shop, state: ShopState, know: Knowledge = NO_KNOWLEDGE) 
 
 
 def expert_action(shop: Shop, state: ShopState, know: Knowledge = NO_KNOWLEDGE) -> str:
-    """The next action; every action returned is admissible on the current page."""
+    """The next action; every action returned is admissible on the current page. An option click is an
+    `ExpertAction` whose `think` names the option and why this label (`option_thought`)."""
     goal = state.goal
     if state.page == "search":
         return f"search[{goal_query(goal)}]"
@@ -276,9 +291,9 @@ def expert_action(shop: Shop, state: ShopState, know: Knowledge = NO_KNOWLEDGE) 
         if state.results and state.asin != choose_target(shop, ShopState(goal=goal, results=list(state.results)), know):
             return "click[< prev]"
         clickables = shop.clickables(state)
-        for name, value in choose_options(state.instruction, product.options, know).items():
+        for name, (value, by_default, wording) in _resolve(state.instruction, product.options, know).items():
             if state.options.get(name) != value and value in clickables:
-                return f"click[{value}]"
+                return ExpertAction(f"click[{value}]", option_thought(name, value, by_default, wording))
         return "click[buy now]"
     if state.page == "sub":
         return "click[< prev]"
