@@ -430,10 +430,11 @@ def test_cli_sft_runs_one_stage_and_build_model_runs_the_recipe(tmp_path, monkey
               "--layers", "1", "--heads", "2", "--kv-heads", "1", "--intermediate-size", "64", "--demos", "20"])
     assert e.value.code == 0
     with pytest.raises(SystemExit) as e:
-        main(["sft", "--env", env_id, "--init", str(init), "--out", str(tmp_path / "one"), "--threads", "1"])
+        main(["sft", "--env", env_id, "--init", str(init), "--out", str(tmp_path / "one"), "--threads", "1", "--think"])
     assert e.value.code == 0
     info = default.model_info(tmp_path / "one")
     assert "stages" not in info["config"] and len(info["metrics"]["stages"]) == 1
+    assert info["config"]["sft"]["think"] is True  # recorded (and keyed) only when set
     assert info["init"] == str(init.resolve())
     with pytest.raises(SystemExit) as e:
         main(["build-model", "--env", env_id, "--out", str(tmp_path / "all"), "--threads", "1"])

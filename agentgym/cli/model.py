@@ -87,7 +87,7 @@ def sft(
                                           "(default per env: WebShop and Search-QA 1500)"),
     seed: int = typer.Option(None, min=0, help="seed"),
     think: bool = typer.Option(None, help="train on the experts' thoughts as the <think> text (default off; "
-                               "the WebShop recipe's third stage has it on)"),
+                               "WebShop's experts explain their option clicks)"),
     threads: int = typer.Option(2, min=1, help="torch threads"),
     eval_episodes: int = typer.Option(0, min=0, help="then evaluate on the eval split (T=0.4), 0 = skip"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
