@@ -1,0 +1,30 @@
+"""tools/webshop_option_errors.py: the expert's own rollouts are classified as the world says they must be."""
+
+from __future__ import annotations
+
+from fakes.tools import load_tool
+
+from agentgym.core.demos import expert_episode
+from agentgym.core.trajectory import write_jsonl
+from agentgym.envs.webshop.env import WebShopEnv
+from agentgym.skills import SkillLibrary
+
+tool = load_tool("webshop_option_errors")
+
+
+def test_expert_rollouts_lose_exactly_the_convention_goals_without_skills(tmp_path):
+    env = WebShopEnv(split="test", search="bm25")
+    lib = SkillLibrary.load("webshop")
+    tasks = list(env.panel("test"))[:40]
+    plain = [expert_episode(env, t) for t in tasks]
+    skilled = [expert_episode(env, t, skills=lib.by_group(t.task_type)) for t in tasks]
+    write_jsonl(plain, tmp_path / "plain.jsonl")
+    write_jsonl(skilled, tmp_path / "skills.jsonl")
+    p, s = tool.tally(tmp_path / "plain.jsonl", env), tool.tally(tmp_path / "skills.jsonl", env)
+    assert p["literal"]["episodes"] > 0 and p["convention"]["episodes"] > 0
+    assert p["literal"]["episodes"] + p["convention"]["episodes"] == p["all"]["episodes"] == 40
+    # the plain expert wins every literal goal and no convention goal; with its skills it wins all
+    assert p["literal"]["won"] == p["literal"]["episodes"] and p["convention"]["won"] == 0
+    assert s["all"]["won"] == 40 and s["all"]["goal_ok"] == s["all"]["product_ok"] == 40
+    assert p["convention"]["goal_ok"] == 0
+    assert p["literal"]["options_ok"] == p["literal"]["goal_ok"] == p["literal"]["episodes"]
