@@ -56,7 +56,7 @@ def check_stages(cfg, folders: list[Path]) -> list[str]:
     for i, (st, folder) in enumerate(zip(stages, folders, strict=True)):
         info = json.loads((folder / "agentgym.json").read_text())
         got = info.get("config", {})
-        errors += _diff(asdict(st), got.get("sft", {}), f"stage {i + 1} ({folder}) sft")
+        errors += _diff(st.to_dict(), got.get("sft", {}), f"stage {i + 1} ({folder}) sft")
         if i == 0:
             errors += _diff({"vocab_size": cfg.vocab_size, "tokenizer_demos": cfg.tokenizer_demos}, got,
                             f"stage 1 ({folder})")

@@ -24,6 +24,10 @@ class ModelSize:
     tie_word_embeddings: bool = True
 
 
+#: SFTConfig fields added after recipes were first cached, with the value that leaves a recipe as it was
+_LATER_FIELDS: dict[str, Any] = {"think": False}
+
+
 @dataclass(frozen=True)
 class SFTConfig:
     """Supervised warm-start on noisy expert demonstrations (loss on response tokens only).
@@ -68,9 +72,14 @@ class SFTConfig:
     def with_(self, **kw: Any) -> SFTConfig:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
-
-#: SFTConfig fields added after recipes were first cached, with the value that leaves a recipe as it was
-_LATER_FIELDS: dict[str, Any] = {"think": False}
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as recorded in a model folder and keyed: fields added after recipes were first
+        cached appear only when set, so that recipes without them keep their cache folders."""
+        d = asdict(self)
+        for name, off in _LATER_FIELDS.items():
+            if d.get(name) == off:
+                d.pop(name)
+        return d
 
 
 @dataclass(frozen=True)
@@ -95,14 +104,11 @@ class DefaultModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["sft"] = self.sft.to_dict()
         if not self.stages:  # one-stage recipes keep the keys (cache folders) they had before stages existed
             d.pop("stages")
         else:
-            d["stages"] = [asdict(s) for s in self.stages]
-        for sft in (d["sft"], *d.get("stages", ())):  # fields added later are keyed only when set, so that
-            for name, off in _LATER_FIELDS.items():  # recipes without them keep their cache folders
-                if sft.get(name) == off:
-                    sft.pop(name)
+            d["stages"] = [s.to_dict() for s in self.stages]
         return d
 
     def key(self, extra: dict[str, Any] | None = None) -> str:
