@@ -470,3 +470,34 @@ def test_a_recipe_without_thoughts_keeps_its_cache_key():
     assert "think" not in base.to_dict()["sft"] and "think" not in base.to_dict()["stages"][0]
     on = dataclasses.replace(base, stages=(SFTConfig(seed=1, think=True),))
     assert on.to_dict()["stages"][0]["think"] is True and on.key() != base.key()
+
+
+def test_expert_action_is_a_plain_str_that_carries_a_thought():
+    import pickle
+
+    from agentgym import ExpertAction
+
+    a = ExpertAction("click[xl]", "size extra large is xl")
+    assert a == "click[xl]" and hash(a) == hash("click[xl]") and json.dumps(a) == '"click[xl]"'
+    back = pickle.loads(pickle.dumps(a))
+    assert type(back) is ExpertAction and back.think == a.think and back == a
+
+
+def test_a_stage_with_think_renders_its_demos_with_thoughts(tmp_path, monkeypatch):
+    """The builder passes each stage's `think` to rendering (and the first stage's to the tokenizer corpus)."""
+    from agentgym.models import default
+
+    env_id = register_toy()
+    first = SFTConfig(demos=6, epochs=1, batch_size=16, bf16=False)
+    cfg = DefaultModelConfig(env_id, vocab_size=400, tokenizer_demos=6, size=TINY, sft=first,
+                             stages=(first.with_(seed=1, think=True),))
+    seen: list[tuple[str, bool]] = []
+    real_render, real_texts = default.render_examples, default.demo_texts
+    monkeypatch.setattr(default, "render_examples",
+                        lambda *a, think=False, **k: seen.append(("render", think)) or real_render(*a, think=think, **k))
+    monkeypatch.setattr(default, "demo_texts",
+                        lambda *a, think=False, **k: seen.append(("texts", think)) or real_texts(*a, think=think, **k))
+    default.build_default_model(cfg, tmp_path / "m", progress=False)
+    assert ("texts", False) in seen and ("texts", True) not in seen  # stage 1 trains the tokenizer, without
+    assert [t for kind, t in seen if kind == "render"] == [False, True]
+    assert default.model_info(tmp_path / "m")["config"]["stages"][0]["think"] is True

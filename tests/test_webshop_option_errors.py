@@ -28,3 +28,16 @@ def test_expert_rollouts_lose_exactly_the_convention_goals_without_skills(tmp_pa
     assert s["all"]["won"] == 40 and s["all"]["goal_ok"] == s["all"]["product_ok"] == 40
     assert p["convention"]["goal_ok"] == 0
     assert p["literal"]["options_ok"] == p["literal"]["goal_ok"] == p["literal"]["episodes"]
+
+
+def test_teacher_forced_spans_cover_the_thought_and_the_label():
+    from transformers import AutoTokenizer
+
+    from agentgym.models.default import SHIPPED_DIR
+
+    tf = load_tool("teacher_forced_thoughts")
+    tok = AutoTokenizer.from_pretrained(next(SHIPPED_DIR.glob("webshop-v0-*")))
+    ids = tok("<think>size extra large is xl</think><action>click[xl]</action>", add_special_tokens=False)["input_ids"]
+    thought, label = tf.spans(tok, ids)
+    assert tok.decode(ids[thought.start: thought.stop]) == "size extra large is xl"
+    assert tok.decode(ids[label.start: label.stop]) == "[xl]"

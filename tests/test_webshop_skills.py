@@ -210,6 +210,12 @@ def test_choose_options_literal_and_stated():
     assert choose_options("a wallet that is slim, in brown", {"color": ["brown", "black"]}, black) == {"color": "brown"}
 
 
+def _option_names(observation: str) -> list[str]:
+    """The option names an item page shows (each is followed by its labels)."""
+    return [n for n in ("color", "size", "style", "flavor name", "scent", "item package quantity")
+            if f"[SEP] {n} [SEP]" in observation]
+
+
 _NAV = re.compile(r"^(?:buy now|back to search|< prev|next >|description|features|reviews|attributes|b0[0-9a-z]{8})$")
 
 
@@ -225,7 +231,7 @@ def test_expert_thoughts_are_copies_of_the_instruction_page_and_skills(env, lib)
     instruction's words, the option name on the page and, with skills, a pair or default the skill text
     states; the plain expert never thinks a wording it could only know from a skill."""
     seen = {"literal": 0, "wording": 0, "default": 0}
-    for task in list(env.panel("test"))[:80]:
+    for task in list(env.panel("test"))[:160]:
         own = lib.by_group(task.task_type)
         texts = " ".join(s.text() for s in own).lower()
         for skills in (None, own):
@@ -240,16 +246,20 @@ def test_expert_thoughts_are_copies_of_the_instruction_page_and_skills(env, lib)
                 label = step.action[6:-1]
                 assert step.think.endswith(label), (step.think, step.action)
                 if step.think.startswith("names no "):
-                    assert skills is not None and "names no" in texts
+                    name = step.think[len("names no "): -len(f" wants {label}")]
+                    assert skills is not None and f"names no {name}" in texts and label in texts, step.think
                     seen["default"] += 1
                 elif " is " in step.think:
                     assert skills is not None, step.think  # only a skill names another wording
-                    wording = step.think.split(" is ")[0].split(" ", 1)[1]
+                    head = step.think[: -len(f" is {label}")]  # "<option name> <wording>"
+                    name = max((n for n in _option_names(step.observation) if head.startswith(n + " ")), key=len)
+                    wording = head[len(name) + 1:]
                     assert _has(task.instruction, wording), (step.think, task.instruction)
                     assert f"{wording} is {label}" in texts, step.think  # the pair as the skill states it
                     seen["wording"] += 1
                 else:
-                    assert step.think == f"{step.think[: -len(label) - 1]} {label}"
+                    name = step.think[: -len(label) - 1]
+                    assert f"[SEP] {name} [SEP]" in step.observation, (step.think, step.observation)  # a page option
                     assert _has(task.instruction, label), (step.think, task.instruction)
                     seen["literal"] += 1
     assert all(seen.values()), seen

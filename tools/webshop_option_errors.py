@@ -42,8 +42,10 @@ def tally(path: Path, env: WebShopEnv) -> dict[str, Counter]:
         instruction = str(goal.get("instruction_text", traj.task.get("instruction", "")))
         values = [v.lower() for v in goal_option_values(goal)]
         actions = [s.action.lower() for s in traj.steps]
-        clicked = {a[6:-1] for a in actions if a.startswith("click[")}
-        opened = [m.group(1) for a in actions if (m := _ASIN.match(a))]
+        opened_at = [i for i, a in enumerate(actions) if _ASIN.match(a)]
+        opened = [actions[i][6:-1] for i in opened_at]
+        # the labels clicked on the last product opened (clicks on earlier products do not count)
+        clicked = {a[6:-1] for a in actions[opened_at[-1] + 1:] if a.startswith("click[")} if opened_at else set()
         product = env.shop.catalog.get(opened[-1].upper()) if opened else None
         offers = product is not None and all(any(v == x for xs in product.options.values() for x in xs) for v in values)
         want = choose_options(instruction, product.options) if product is not None else {}

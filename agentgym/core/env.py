@@ -42,8 +42,9 @@ class ExpertAction(str):
     """An expert's action (a plain str to every caller) with the thought that explains it.
 
     `think` is what an agent would write in its `<think>` block before this action ("size extra large is
-    xl"): a demo records it, and a warm-start recipe with `SFTConfig.think` trains on it, so that a small
-    policy reaches the action in short copy steps instead of one long lookup."""
+    xl"): a demo records it, and a warm-start recipe with `SFTConfig.think` trains on it. The intent: a
+    small policy reaches the action in short copy steps instead of one long lookup (on WebShop's shipped
+    policy it did not: docs/policies.md)."""
 
     think: str
 
@@ -53,7 +54,7 @@ class ExpertAction(str):
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ExpertAction, (str(self), self.think))
+        return (type(self), (str(self), self.think))
 
 
 class ResetError(AgentGymError, ValueError, KeyError):

@@ -8,6 +8,7 @@ A record is a dict:
 Model rollouts add, per step, `format_valid`, `response_ids` and `logprobs` (the sampled token ids and
 their log-probabilities), and a trajectory-level `meta` dict (group/episode ids, prompt family, history
 length, the skill block the student saw), so that turn-samples can be rebuilt from the JSONL alone.
+Expert demos add `think` to a step where the expert explained its action (`ExpertAction`).
 Every added key is optional: older records load unchanged.
 """
 

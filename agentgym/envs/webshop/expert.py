@@ -195,10 +195,10 @@ def choose_options(instruction: str, options: dict[str, list[str]], know: Knowle
 
 
 def option_thought(name: str, label: str, by_default: bool, wording: str) -> str:
-    """What the expert thinks before clicking `label` for option `name`, in the skill texts' own words:
-    "color black" (the instruction writes the label), "size extra large is xl" (a wording a skill
-    names), "names no color wants black" (a skill's default). Each part is a copy of the instruction,
-    the page or the skills, so a small policy can write it token by token and then copy the label."""
+    """What the expert thinks before clicking `label` for option `name`: "color black" (the instruction
+    writes the label), "size extra large is xl" (a wording a skill names, always written wording first),
+    "names no color wants black" (a skill's default). Each part is meant to be a copy of the instruction,
+    the page or the skills, so that a small policy could write it token by token and then copy the label."""
     if by_default:
         return f"names no {name} wants {label}"
     if wording and wording != " ".join(words(label)):
