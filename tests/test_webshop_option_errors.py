@@ -41,3 +41,21 @@ def test_teacher_forced_spans_cover_the_thought_and_the_label():
     thought, label = tf.spans(tok, ids)
     assert tok.decode(ids[thought.start: thought.stop]) == "size extra large is xl"
     assert tok.decode(ids[label.start: label.stop]) == "[xl]"
+
+
+def test_label_drill_examples_are_the_think_to_click_step():
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from agentgym.models.default import SHIPPED_DIR
+
+    drill = load_tool("webshop_label_drill")
+    env = WebShopEnv(split="test", search="bm25")
+    pairs = drill.catalog_labels(env)
+    assert ("color", "black") in pairs and all(label for _, label in pairs)
+    tok = AutoTokenizer.from_pretrained(next(SHIPPED_DIR.glob("webshop-v0-*")))
+    for ex in drill.drill_examples(tok, pairs, 30, np.random.default_rng(0)):
+        prompt, response = tok.decode(ex.prompt_ids), tok.decode(ex.response_ids)
+        assert prompt.startswith("<think>") and prompt.endswith("</think><action>click")
+        label = response[1: -len("]</action>")]
+        assert response == f"[{label}]</action>" and prompt[: -len("</think><action>click")].endswith(label)
