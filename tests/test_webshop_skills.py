@@ -22,6 +22,7 @@ from agentgym.envs.webshop.expert import (
     NO_KNOWLEDGE,
     Knowledge,
     choose_options,
+    has_phrase,
     knowledge_from_skills,
     option_thought,
     parse_skill_text,
@@ -44,11 +45,6 @@ def lib() -> SkillLibrary:
 def _play(env: WebShopEnv, task: Task, skills=None) -> Trajectory:
     """One expert episode: the plain expert when `skills` is None, else the skill-reading expert."""
     return expert_episode(env, task, skills=skills)
-
-
-def _has(text: str, phrase: str) -> bool:
-    seq, ph = words(text), words(phrase)
-    return any(seq[i : i + len(ph)] == ph for i in range(len(seq) - len(ph) + 1))
 
 
 def _goal_values(env: WebShopEnv, task: Task) -> dict[str, str]:
@@ -94,17 +90,17 @@ def test_generator_follows_each_convention_on_the_panel(env, split):
         for name, label in vals.items():
             wording = conv.phrase_for(name, label)
             if conv.implicit == (name, label):
-                assert not _has(text, label), (task.task_id, text)  # the implicit label is never written
+                assert not has_phrase(text, label), (task.task_id, text)  # the implicit label is never written
             elif wording is not None:
-                assert _has(text, wording) and not _has(text, label), (task.task_id, text)
+                assert has_phrase(text, wording) and not has_phrase(text, label), (task.task_id, text)
             else:
-                assert _has(text, label), (task.task_id, text)  # everything else is literal
+                assert has_phrase(text, label), (task.task_id, text)  # everything else is literal
         if conv.implicit:  # the implicit option is always part of the goal, and only its label goes unwritten
             name, label = conv.implicit
             p = env.shop.catalog[task.data["asin"]]
             if name in p.options:
                 assert name in vals
-                named = [v for v in p.options[name] if _has(text, v)]
+                named = [v for v in p.options[name] if has_phrase(text, v)]
                 assert (vals[name] == label) == (not named), (task.task_id, text)
         involved[task.task_type][0] += _involved(env, task)
         involved[task.task_type][1] += 1
@@ -254,13 +250,13 @@ def test_expert_thoughts_are_copies_of_the_instruction_page_and_skills(env, lib)
                     head = step.think[: -len(f" is {label}")]  # "<option name> <wording>"
                     name = max((n for n in _option_names(step.observation) if head.startswith(n + " ")), key=len)
                     wording = head[len(name) + 1:]
-                    assert _has(task.instruction, wording), (step.think, task.instruction)
+                    assert has_phrase(task.instruction, wording), (step.think, task.instruction)
                     assert f"{wording} is {label}" in texts, step.think  # the pair as the skill states it
                     seen["wording"] += 1
                 else:
                     name = step.think[: -len(label) - 1]
                     assert f"[SEP] {name} [SEP]" in step.observation, (step.think, step.observation)  # a page option
-                    assert _has(task.instruction, label), (step.think, task.instruction)
+                    assert has_phrase(task.instruction, label), (step.think, task.instruction)
                     seen["literal"] += 1
     assert all(seen.values()), seen
 

@@ -24,15 +24,10 @@ from rich.table import Table
 
 from agentgym.core.trajectory import read_jsonl
 from agentgym.envs.webshop.env import WebShopEnv
-from agentgym.envs.webshop.expert import choose_options, words
+from agentgym.envs.webshop.expert import choose_options, has_phrase
 from agentgym.envs.webshop.reward import goal_option_values
 
 _ASIN = re.compile(r"^click\[(b0[0-9a-z]{8})\]$")
-
-
-def _literal(instruction: str, values: list[str]) -> bool:
-    toks = " " + " ".join(words(instruction)) + " "
-    return all(f" {' '.join(words(v))} " in toks for v in values)
 
 
 def tally(path: Path, env: WebShopEnv) -> dict[str, Counter]:
@@ -49,7 +44,7 @@ def tally(path: Path, env: WebShopEnv) -> dict[str, Counter]:
         product = env.shop.catalog.get(opened[-1].upper()) if opened else None
         offers = product is not None and all(any(v == x for xs in product.options.values() for x in xs) for v in values)
         want = choose_options(instruction, product.options) if product is not None else {}
-        for kind in ("all", "literal" if _literal(instruction, values) else "convention"):
+        for kind in ("all", "literal" if all(has_phrase(instruction, v) for v in values) else "convention"):
             c = out[kind]
             c["episodes"] += 1
             c["won"] += bool(traj.won)

@@ -139,6 +139,11 @@ def _ends(seq: tuple[str, ...], phrase: tuple[str, ...]) -> list[int]:
     return [i + n for i in range(len(seq) - n + 1) if seq[i : i + n] == phrase]
 
 
+def has_phrase(text: str, phrase: str) -> bool:
+    """Whether `phrase` occurs in `text` as whole words (the experts' literal match)."""
+    return bool(_ends(words(text), words(phrase)))
+
+
 def instruction_words(instruction: str) -> tuple[str, ...]:
     return words(_PRICE.sub("", instruction))
 
