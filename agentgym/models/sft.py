@@ -103,6 +103,11 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
     return demos
 
 
+def _response(family: str, step: Any, think: bool) -> str:
+    """A demo step's response text: its action, with the expert's thought in the think block if `think`."""
+    return format_response(family, step.action, (step.think or "") if think else "")
+
+
 def demo_texts(family: str, demos: list[Demo], think: bool = False) -> list[str]:
     """Every text the demos put in front of the model or ask it to write (tokenizer training corpus);
     `think`: responses carry the experts' thoughts (SFTConfig.think)."""
@@ -113,7 +118,7 @@ def demo_texts(family: str, demos: list[Demo], think: bool = False) -> list[str]
             out.append(d.prefix)
         for text, step in trajectory_turns(family, t):
             out.append(text)
-            out.append(format_response(family, step.action, (step.think or "") if think else ""))
+            out.append(_response(family, step, think))
     return out
 
 
@@ -126,7 +131,7 @@ def render_examples(family: str, demos: list[Demo], tokenizer: Any, max_prompt_t
         t = d.trajectory
         for text, step in trajectory_turns(family, t):
             p = encode_prompt(tokenizer, text, privileged=d.prefix)
-            resp = format_response(family, step.action, (step.think or "") if think else "")
+            resp = _response(family, step, think)
             r = tokenizer(resp, add_special_tokens=False)["input_ids"]
             if not parse_response(family, resp).valid_format and tokenizer.eos_token_id is not None:
                 r = [*r, tokenizer.eos_token_id]  # a malformed answer has no closing tag: learn to end it
