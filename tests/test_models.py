@@ -430,11 +430,14 @@ def test_cli_sft_runs_one_stage_and_build_model_runs_the_recipe(tmp_path, monkey
               "--layers", "1", "--heads", "2", "--kv-heads", "1", "--intermediate-size", "64", "--demos", "20"])
     assert e.value.code == 0
     with pytest.raises(SystemExit) as e:
-        main(["sft", "--env", env_id, "--init", str(init), "--out", str(tmp_path / "one"), "--threads", "1", "--think"])
+        main(["sft", "--env", env_id, "--init", str(init), "--out", str(tmp_path / "one"), "--threads", "1", "--think",
+              "--decisive-demos", "3"])
     assert e.value.code == 0
     info = default.model_info(tmp_path / "one")
     assert "stages" not in info["config"] and len(info["metrics"]["stages"]) == 1
     assert info["config"]["sft"]["think"] is True  # recorded (and keyed) only when set
+    assert info["config"]["sft"]["decisive_demos"] == 3
+    assert info["metrics"]["stages"][0]["demos"]["decisive_episodes"] == 3
     assert info["init"] == str(init.resolve())
     with pytest.raises(SystemExit) as e:
         main(["build-model", "--env", env_id, "--out", str(tmp_path / "all"), "--threads", "1"])
@@ -464,12 +467,37 @@ def test_expert_thoughts_fill_the_think_block_only_where_the_recipe_asks(tiny_di
     assert len(changed) == len(thoughts) and all(t in c for t, c in zip(thoughts, changed, strict=True))
 
 
+def test_decisive_demos_add_only_the_steps_the_expert_explains(tiny_dir):
+    """`SFTConfig.decisive_demos`: more episodes after the main demos, of which only the explained steps
+    (WebShop's option clicks) become examples, each with its full page prompt; the main demos are the
+    same episodes as without the option."""
+    from agentgym.models.sft import demo_stats, generate_demos, render_examples
+
+    _, tok = load_policy(tiny_dir)
+    cfg = SFTConfig(demos=5, noise=0.0, skill_fraction=0.5, seed=3, think=True, env_kwargs={"search": "bm25"})
+    base = generate_demos("agentgym/WebShop-v0", cfg)
+    more = generate_demos("agentgym/WebShop-v0", cfg.with_(decisive_demos=8))
+    assert len(more) == 13 and [d.decisive_only for d in more] == [False] * 5 + [True] * 8
+    assert [d.trajectory.to_dict() for d in more[:5]] == [d.trajectory.to_dict() for d in base]
+    main, extra = render_examples("webshop", more[:5], tok, think=True), render_examples("webshop", more[5:], tok, think=True)
+    explained = [s for d in more[5:] for s in d.trajectory.steps if s.think]
+    assert explained and len(extra) == len(explained) < sum(len(d.trajectory.steps) for d in more[5:])
+    for e, s in zip(extra, explained, strict=True):
+        assert tok.decode(e.response_ids).startswith(f"<think>{s.think}</think>")
+        assert "[SEP]" in tok.decode(e.prompt_ids)  # the page the click is made on
+    assert len(render_examples("webshop", more, tok, think=True)) == len(main) + len(extra)
+    assert demo_stats(more, main + extra)["decisive_episodes"] == 8
+
+
 def test_a_recipe_without_thoughts_keeps_its_cache_key():
     """Fields added to SFTConfig later are keyed only when set: shipped folders keep their names."""
     base = DefaultModelConfig("agentgym/WebShop-v0", stages=(SFTConfig(seed=1),))
     assert "think" not in base.to_dict()["sft"] and "think" not in base.to_dict()["stages"][0]
     on = dataclasses.replace(base, stages=(SFTConfig(seed=1, think=True),))
     assert on.to_dict()["stages"][0]["think"] is True and on.key() != base.key()
+    assert "decisive_demos" not in base.to_dict()["sft"]
+    more = dataclasses.replace(base, stages=(SFTConfig(seed=1, decisive_demos=10),))
+    assert more.to_dict()["stages"][0]["decisive_demos"] == 10 and more.key() != base.key()
 
 
 def test_expert_action_is_a_plain_str_that_carries_a_thought():

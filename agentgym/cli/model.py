@@ -88,6 +88,8 @@ def sft(
     seed: int = typer.Option(None, min=0, help="seed"),
     think: bool = typer.Option(None, help="train on the experts' thoughts as the <think> text (default off; "
                                "WebShop's experts explain their option clicks)"),
+    decisive_demos: int = typer.Option(None, min=0, help="extra expert episodes of which only the steps the "
+                                       "expert explains are trained (default 0)"),
     threads: int = typer.Option(2, min=1, help="torch threads"),
     eval_episodes: int = typer.Option(0, min=0, help="then evaluate on the eval split (T=0.4), 0 = skip"),
     env_opt: list[str] = typer.Option(None, "--env-opt", help="env constructor option key=value (repeatable)"),
@@ -108,7 +110,8 @@ def sft(
     _quiet_transformers()
     cfg = single_stage(default_config(env_id, demos=demos, noise=noise, skill_fraction=skill_fraction, epochs=epochs,
                                       batch_size=batch_size, lr=lr, bf16=bf16, seed=seed,
-                                      copy_warmup_steps=copy_warmup_steps, think=think))
+                                      copy_warmup_steps=copy_warmup_steps, think=think,
+                                      decisive_demos=decisive_demos))
     if env_opt:
         cfg = replace(cfg, sft=replace(cfg.sft, env_kwargs={**cfg.sft.env_kwargs, **env_kwargs}))
     metrics = build_default_model(cfg, out, log=lambda m: console.print(m, markup=False), progress=True,

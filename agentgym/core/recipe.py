@@ -25,7 +25,7 @@ class ModelSize:
 
 
 #: SFTConfig fields added after recipes were first cached, with the value that leaves a recipe as it was
-_LATER_FIELDS: dict[str, Any] = {"think": False}
+_LATER_FIELDS: dict[str, Any] = {"think": False, "decisive_demos": 0}
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,10 @@ class SFTConfig:
     #: train on the experts' thoughts (`ExpertAction.think`, recorded in `Step.think`) as the responses'
     #: `<think>` text, where the expert gives one; off, every demo response has an empty think block
     think: bool = False
+    #: extra expert episodes (after `demos`, same skill mix and noise) of which only the decisive steps
+    #: are trained: those the expert explains with a thought (WebShop: the option clicks). More examples
+    #: of the step that reading c+ changes, each in its full page context, without more of the rest.
+    decisive_demos: int = 0
     bf16: bool = True
     seed: int = 0
     max_prompt_tokens: int = 1024

@@ -135,9 +135,10 @@ def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Ca
             st = stages[i]
             t_stage = time.perf_counter()
             name = f"stage {i + 1}/{len(stages)}: " if len(stages) > 1 else ""
-            say(f"{name}demos: {st.demos} expert episodes of {cfg.env_id} (noise {st.noise}, "
+            extra = f" + {st.decisive_demos} for their decisive steps" if st.decisive_demos else ""
+            say(f"{name}demos: {st.demos}{extra} expert episodes of {cfg.env_id} (noise {st.noise}, "
                 f"skill block in {st.skill_fraction:.0%}, seed {st.seed})")
-            task = prog.add_task("expert demos", total=st.demos) if prog else None
+            task = prog.add_task("expert demos", total=st.demos + st.decisive_demos) if prog else None
             demos = generate_demos(cfg.env_id, st, progress=(lambda k, t=task: prog.advance(t, k)) if prog else None)
             t_demos = time.perf_counter() - t_stage
             t_init = 0.0

@@ -68,11 +68,14 @@ class Demo:
 
     trajectory: Any
     prefix: str | None = None
+    #: train only the steps the expert explains (`Step.think` set): an SFTConfig.decisive_demos episode
+    decisive_only: bool = False
 
 
 def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], None] | None = None) -> list[Demo]:
     """Play `cfg.demos` noisy expert episodes over the env's train panel (seeded task order); a
-    `skill_fraction` of them carry the skill block and are played with `noise * skill_noise_scale`."""
+    `skill_fraction` of them carry the skill block and are played with `noise * skill_noise_scale`.
+    Then `cfg.decisive_demos` more, marked `decisive_only`."""
     kwargs = dict(cfg.env_kwargs)
     if cfg.split:
         kwargs["split"] = cfg.split
@@ -84,7 +87,7 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
     order = rng.permutation(len(panel))
     demos: list[Demo] = []
     try:
-        for i in range(cfg.demos):
+        for i in range(cfg.demos + cfg.decisive_demos):
             task = panel[int(order[i % len(panel)])]
             skills = store.retrieve(task) if (store is not None and rng.random() < cfg.skill_fraction) else None
             if skills and wrong is not None and rng.random() < cfg.skill_mismatch:
@@ -95,7 +98,7 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
             noise = cfg.noise * (cfg.skill_noise_scale if prefix else 1.0)
             traj = _episode(env, task, noise=noise, rng=rng, env_id=env_id, seed=cfg.seed + i,
                             skills=skills if prefix else None)
-            demos.append(Demo(traj, prefix))
+            demos.append(Demo(traj, prefix, decisive_only=i >= cfg.demos))
             if progress is not None:
                 progress(1)
     finally:
@@ -125,11 +128,14 @@ def demo_texts(family: str, demos: list[Demo], think: bool = False) -> list[str]
 def render_examples(family: str, demos: list[Demo], tokenizer: Any, max_prompt_tokens: int = 1024,
                     think: bool = False) -> list[SFTExample]:
     """Each demo step as (prompt ids, response ids), exactly as a rollout turn would be encoded. With
-    `think`, a step's recorded expert thought fills its `<think>` block (SFTConfig.think)."""
+    `think`, a step's recorded expert thought fills its `<think>` block (SFTConfig.think); of a
+    `decisive_only` demo, only the steps with a thought are rendered."""
     examples: list[SFTExample] = []
     for d in demos:
         t = d.trajectory
         for text, step in trajectory_turns(family, t):
+            if d.decisive_only and not step.think:
+                continue
             p = encode_prompt(tokenizer, text, privileged=d.prefix)
             resp = _response(family, step, think)
             r = tokenizer(resp, add_special_tokens=False)["input_ids"]
@@ -149,7 +155,7 @@ def demo_stats(demos: list[Demo], examples: list[SFTExample]) -> dict[str, Any]:
         "episodes": len(demos), "examples": len(examples),
         "steps_per_episode": sum(len(d.trajectory.steps) for d in demos) / n,
         "demo_success": sum(d.trajectory.won for d in demos) / n,
-        "skill_episodes": len(skilled),
+        "skill_episodes": len(skilled), "decisive_episodes": sum(d.decisive_only for d in demos),
         "demo_success_with_skills": sum(d.trajectory.won for d in skilled) / len(skilled) if skilled else float("nan"),
         "demo_success_without_skills": sum(d.trajectory.won for d in plain) / len(plain) if plain else float("nan"),
         "prompt_tokens_mean": float(np.mean([len(e.prompt_ids) for e in examples])) if examples else 0.0,
