@@ -39,7 +39,8 @@ def test_the_tables_pair_by_seed_and_leave_unfinished_runs_out(tmp_path, capsys)
     assert "| sdar | 0 | 0.200 | 0.280 | +0.080 [" in text and "| sdar | 2 | 0.200 |" not in text
     assert "| sdar | 2 | +0.095 ± 0.015 | 0.295 ± 0.015 |" in text  # arm, seeds, change, after
     assert "| sdar | s0 +0.030, s1 +0.040 | +0.035 ± 0.005 | 7.00 (1) | 12.71 |" in text
-    assert "| sdar_lam0.1 | s0 -0.030 | -0.030 ± nan |" in text
+    assert "| sdar_lam0.1 | s0 -0.030 | -0.030 (one seed) | - (0) | - |" in text and "nan" not in text
+    assert "| sdar_lam0.1 | 1 | +0.020 (one seed) | 0.220 (one seed) |" in text
     assert "| sdar | 1-10 | 0.400 | - | -0.200 | - | 0.100 |" in text and "| grpo | 21-30 | 0.400 |" in text
     assert "| grpo | s0 10, s1 10 |" in text and "Unfinished (not in the tables): sdar-s2" in text
     assert "Panels (fingerprint, episodes, split): abc, 300, test" in text and fig.is_file()

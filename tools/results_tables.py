@@ -60,6 +60,15 @@ def _mean_se(xs: list[float]) -> tuple[float, float]:
     return statistics.fmean(xs), (statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("nan"))
 
 
+def _pm(m: float, se: float, sign: str = "+") -> str:
+    """`m ± se`; one seed has no standard error, and the table says so instead of printing nan."""
+    return f"{m:{sign}.3f} ± {se:.3f}" if math.isfinite(se) else f"{m:{sign}.3f} (one seed)"
+
+
+def _num(x: float) -> str:
+    return f"{x:.2f}" if math.isfinite(x) else "-"
+
+
 def _windows(steps: int) -> list[tuple[int, int]]:
     mid = max(1, steps // 2 - 4)
     return [(1, min(10, steps)), (mid, min(mid + 9, steps)), (max(1, steps - 9), steps)]
@@ -80,7 +89,7 @@ def tables(bench: Path, against: str | None) -> str:
     for arm, seeds in arms.items():
         m, se = _mean_se([r["after"].success - r["before"].success for r in seeds.values()])
         a, ase = _mean_se([r["after"].success for r in seeds.values()])
-        out.append(f"| {arm} | {len(seeds)} | {m:+.3f} ± {se:.3f} | {a:.3f} ± {ase:.3f} |")
+        out.append(f"| {arm} | {len(seeds)} | {_pm(m, se)} | {_pm(a, ase, '')} |")
     if against in arms:
         out += ["", f"Paired by seed against {against} (success after training):", "",
                 "| arm | per seed | mean ± SE | t (df) | 5% critical |", "|---|---|---|---|---|"]
@@ -93,7 +102,7 @@ def tables(bench: Path, against: str | None) -> str:
             df = len(ds) - 1
             t = m / se if df and se > 0 else float("nan")
             per = ", ".join(f"s{s} {d:+.3f}" for s, d in zip(common, ds, strict=True))
-            out.append(f"| {arm} | {per} | {m:+.3f} ± {se:.3f} | {t:.2f} ({df}) | {T_CRIT.get(df, float('nan')):.2f} |")
+            out.append(f"| {arm} | {per} | {_pm(m, se)} | {_num(t)} ({df}) | {_num(T_CRIT.get(df, float('nan')))} |")
     diag = [(arm, seeds) for arm, seeds in arms.items()
             if any(k in row for r in seeds.values() for row in r["rows"] for k in DIAGNOSTICS)]
     if diag:
