@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 from fakes.tiny import TINY
 from fakes.tools import load_tool
@@ -34,5 +36,34 @@ def test_check_stages_accepts_the_recipes_folders_and_names_what_differs(tmp_pat
     assert tool.check_stages(cfg, [tmp_path / "s1", tmp_path / "s2"]) == []
     errors = tool.check_stages(other, [tmp_path / "s1", tmp_path / "s2"])
     assert errors == ["stage 2 (%s) sft.lr: recipe 0.002, folder 0.001" % (tmp_path / "s2")]
-    assert "continued" in tool.check_stages(cfg, [tmp_path / "whole", tmp_path / "s2"])[-1]
+    assert "continued" in tool.check_stages(cfg, [tmp_path / "s2", tmp_path / "s2"])[-1]
     assert tool.check_stages(cfg, [tmp_path / "s1"]) != []  # a missing stage
+    assert "hold 3" in tool.check_stages(cfg, [tmp_path / "whole", tmp_path / "s2"])[0]  # one too many
+
+
+def test_a_recipe_that_gains_a_stage_ships_from_the_old_build_and_one_more_folder(tmp_path, monkeypatch):
+    """The first folder may be a builder run of the recipe's first stages (the recipe before a stage was
+    added); the new stage's folder must continue that very folder."""
+    tool = _tool()
+    env_id = register_toy()
+    first = SFTConfig(demos=8, epochs=1, bf16=False)
+    two = DefaultModelConfig(env_id, vocab_size=400, tokenizer_demos=8, size=TINY, sft=first,
+                             stages=(first.with_(seed=1, lr=1e-3),))
+    three = replace(two, stages=(*two.stages, first.with_(seed=2, lr=5e-4)))
+    default.build_default_model(two, tmp_path / "old", progress=False)
+    default.build_default_model(replace(three, sft=three.stages[1], stages=()), tmp_path / "s3", progress=False,
+                                init_dir=tmp_path / "old")
+    assert tool.check_stages(three, [tmp_path / "old", tmp_path / "s3"]) == []
+    assert "hold 2" in tool.check_stages(three, [tmp_path / "old"])[0]
+    errors = tool.check_stages(replace(three, stages=(first.with_(seed=1, lr=2e-3), three.stages[1])),
+                               [tmp_path / "old", tmp_path / "s3"])
+    assert errors and "another recipe" in errors[0]  # the old build is not this recipe's first two stages
+    errors = tool.check_stages(replace(three, stages=(two.stages[0], first.with_(seed=2, lr=1e-4))),
+                               [tmp_path / "old", tmp_path / "s3"])
+    assert errors == ["stage 3 (%s) sft.lr: recipe 0.0001, folder 0.0005" % (tmp_path / "s3")]
+    monkeypatch.setattr(tool, "SHIPPED_DIR", tmp_path / "shipped")
+    dest = tool.ship(three, [tmp_path / "old", tmp_path / "s3"])
+    info = json.loads((dest / "agentgym.json").read_text())
+    assert [st["stage"] for st in info["metrics"]["stages"]] == [1, 2, 3]
+    assert [Path(st["folder"]).name for st in info["metrics"]["stages"]] == ["old", "old", "s3"]
+    assert info["config"] == json.loads(json.dumps(three.to_dict())) and dest.name.endswith(default.model_key(three))

@@ -12,6 +12,7 @@ stage's metrics and where the folders came from.
     python tools/ship_default_model.py --env webshop W1 W2 --check-only
     python tools/ship_default_model.py --env searchqa S1 S2 S3
     python tools/ship_default_model.py --env webshop BUILT   # one folder built from the whole recipe
+    python tools/ship_default_model.py --env webshop OLD W3  # the recipe's first stages built, then one more
     python tools/ship_default_model.py --env alfworld --env-opt difficulty=small --measured bench.json
 
 `--measured` records a `tools/bench_skill_knowledge.py policy --json` result of the shipped folder in
@@ -28,7 +29,7 @@ import argparse
 import json
 import shutil
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from agentgym.cli.common import parse_kv
@@ -41,19 +42,26 @@ def _diff(want: dict, got: dict, where: str) -> list[str]:
 
 
 def check_stages(cfg, folders: list[Path]) -> list[str]:
-    """Every way the folders differ from the recipe's stages (empty: they are its stages)."""
+    """Every way the folders differ from the recipe's stages (empty: they are its stages).
+
+    The first folder may hold several stages: a builder run of the recipe's first k stages (all of
+    them, or a prefix, as when a recipe gains a stage); each next folder is one more stage."""
     stages = cfg.all_stages
-    if len(folders) == 1 and len(stages) > 1:  # one folder that the builder made from the whole recipe
-        got = json.loads((folders[0] / "agentgym.json").read_text()).get("config")
-        want = json.loads(json.dumps(cfg.to_dict()))
-        if got == want:
-            return []
-        diff = [k for k in want if (got or {}).get(k) != want[k]]
-        return [f"{folders[0]} was built from another recipe (differs in: {', '.join(diff) or 'everything'})"]
-    if len(folders) != len(stages):
-        return [f"the recipe has {len(stages)} stage(s), {len(folders)} folder(s) given"]
+    if not folders:
+        return ["no folder given"]
+    got = json.loads((folders[0] / "agentgym.json").read_text()).get("config") or {}
+    held = 1 + len(got.get("stages") or [])
+    if held > 1:  # a folder that the builder made from the recipe's first `held` stages
+        want = json.loads(json.dumps(replace(cfg, stages=cfg.stages[: held - 1]).to_dict()))
+        if held > len(stages) or got != want:
+            diff = [k for k in want if got.get(k) != want[k]]
+            return [f"{folders[0]} was built from another recipe (differs in: {', '.join(diff) or 'everything'})"]
+    if held + len(folders) - 1 != len(stages):
+        return [f"the recipe has {len(stages)} stage(s), the folders hold {held + len(folders) - 1}"]
     errors = []
-    for i, (st, folder) in enumerate(zip(stages, folders, strict=True)):
+    for i, (st, folder) in enumerate(zip(stages[held - 1:], folders, strict=True), start=held - 1):
+        if i == held - 1 and held > 1:
+            continue  # checked whole above
         info = json.loads((folder / "agentgym.json").read_text())
         got = info.get("config", {})
         errors += _diff(st.to_dict(), got.get("sft", {}), f"stage {i + 1} ({folder}) sft")
@@ -61,8 +69,9 @@ def check_stages(cfg, folders: list[Path]) -> list[str]:
             errors += _diff({"vocab_size": cfg.vocab_size, "tokenizer_demos": cfg.tokenizer_demos}, got,
                             f"stage 1 ({folder})")
             errors += _diff(asdict(cfg.size), got.get("size", {}), f"stage 1 ({folder}) size")
-        if i > 0 and info.get("init") and Path(info["init"]).resolve() != folders[i - 1].resolve():
-            errors.append(f"stage {i + 1} ({folder}) continued {info['init']}, not {folders[i - 1]}")
+        prev = folders[i - held]
+        if i > 0 and info.get("init") and Path(info["init"]).resolve() != prev.resolve():
+            errors.append(f"stage {i + 1} ({folder}) continued {info['init']}, not {prev}")
         arch = json.loads((folder / "config.json").read_text())
         for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
                   "intermediate_size"):
@@ -94,10 +103,10 @@ def ship(cfg, folders: list[Path]) -> Path:
     stages = []
     for i, folder in enumerate(folders):
         m = json.loads((folder / "agentgym.json").read_text()).get("metrics", {})
-        if len(folders) == 1 and m.get("stages"):  # a whole-recipe build records its stages itself
+        if i == 0 and len(m.get("stages") or []) > 1:  # a builder run of several stages records them itself
             stages = [{**st, "folder": str(folder)} for st in m["stages"]]
-            break
-        stages.append({"stage": i + 1, "folder": str(folder), "threads": m.get("threads"),
+            continue
+        stages.append({"stage": len(stages) + 1, "folder": str(folder), "threads": m.get("threads"),
                        "seconds": m.get("total_seconds"), "train": m.get("train"), "demos": m.get("demos")})
     first_info = json.loads((folders[0] / "agentgym.json").read_text())
     first = first_info["metrics"]
