@@ -69,9 +69,8 @@ def check_stages(cfg, folders: list[Path]) -> list[str]:
             errors += _diff({"vocab_size": cfg.vocab_size, "tokenizer_demos": cfg.tokenizer_demos}, got,
                             f"stage 1 ({folder})")
             errors += _diff(asdict(cfg.size), got.get("size", {}), f"stage 1 ({folder}) size")
-        prev = folders[i - held]
-        if i > 0 and info.get("init") and Path(info["init"]).resolve() != prev.resolve():
-            errors.append(f"stage {i + 1} ({folder}) continued {info['init']}, not {prev}")
+        if i > 0 and info.get("init") and Path(info["init"]).resolve() != folders[i - held].resolve():
+            errors.append(f"stage {i + 1} ({folder}) continued {info['init']}, not {folders[i - held]}")
         arch = json.loads((folder / "config.json").read_text())
         for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
                   "intermediate_size"):
