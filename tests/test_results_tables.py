@@ -57,3 +57,24 @@ def test_a_bench_folder_plots_one_line_per_arm(tmp_path):
     _run(bench, "sdar-s1", "sdar", 1, 0.2, 0.3)
     _run(bench, "sdar_lam1-s0", "sdar", 0, 0.2, 0.3)
     assert [(g.label, len(g.runs)) for g in collect_groups([bench])] == [("sdar", 2), ("sdar_lam1", 1)]
+
+
+def test_the_archive_keeps_the_records_only_and_the_tables_read_it_alike(tmp_path, capsys):
+    bench, dest = tmp_path / "bench", tmp_path / "docs" / "bench"
+    _run(bench, "grpo-s0", "grpo", 0, 0.2, 0.25)
+    _run(bench, "sdar-s0", "sdar", 0, 0.2, 0.3)
+    (bench / "sdar-s0" / "step_000060").mkdir()
+    (bench / "sdar-s0" / "step_000060" / "model.safetensors").write_bytes(b"weights")
+    (bench / "sdar-s0" / "tensorboard").mkdir()
+    tools = load_tool("results_tables")
+    assert tools.main([str(bench), "--against", "grpo"]) == 0
+    from_runs = capsys.readouterr().out
+    _run(bench, "sdar-s1", "sdar", 1, 0.2, None)  # unfinished: not archived
+    assert load_tool("archive_runs").main([str(bench), str(dest)]) == 0
+    assert "left out (unfinished): sdar-s1" in capsys.readouterr().out
+    assert sorted(p.name for p in dest.iterdir()) == ["grpo-s0", "sdar-s0"]
+    assert sorted(p.name for p in (dest / "sdar-s0").iterdir()) == sorted(
+        ["config.yaml", "eval_after.json", "eval_before.json", "metrics.jsonl", "summary.json"])
+    assert tools.main([str(dest), "--against", "grpo"]) == 0
+    assert capsys.readouterr().out == from_runs
+    assert load_tool("archive_runs").main([str(bench), str(bench)]) == 2  # never into itself
