@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from fakes.tiny import TINY, build_tiny
+from fakes.tools import ROOT
 from fakes.toy_env import register_toy
 
 from agentgym.core.recipe import DefaultModelConfig, ModelSize, SFTConfig
@@ -431,12 +432,12 @@ def test_cli_sft_runs_one_stage_and_build_model_runs_the_recipe(tmp_path, monkey
     assert e.value.code == 0
     with pytest.raises(SystemExit) as e:
         main(["sft", "--env", env_id, "--init", str(init), "--out", str(tmp_path / "one"), "--threads", "1", "--think",
-              "--decisive-demos", "3"])
+              "--decisive-demos", "3", "--bracket-space"])
     assert e.value.code == 0
     info = default.model_info(tmp_path / "one")
     assert "stages" not in info["config"] and len(info["metrics"]["stages"]) == 1
     assert info["config"]["sft"]["think"] is True  # recorded (and keyed) only when set
-    assert info["config"]["sft"]["decisive_demos"] == 3
+    assert info["config"]["sft"]["decisive_demos"] == 3 and info["config"]["sft"]["bracket_space"] is True
     assert info["metrics"]["stages"][0]["demos"]["decisive_episodes"] == 3
     assert info["init"] == str(init.resolve())
     with pytest.raises(SystemExit) as e:
@@ -489,6 +490,36 @@ def test_decisive_demos_add_only_the_steps_the_expert_explains(tiny_dir):
     assert demo_stats(more, main + extra)["decisive_episodes"] == 8
 
 
+def test_bracket_space_writes_actions_whose_argument_is_the_pages_token():
+    """`SFTConfig.bracket_space`: the same episodes, their bracketed actions written `click[ x]`; the env
+    reads the spaced action as the one played, and the shipped tokenizer then holds the page's own token
+    for the argument (` black`), which `click[black]` does not."""
+    from transformers import AutoTokenizer
+
+    from agentgym.core.registry import make
+    from agentgym.models.sft import generate_demos, space_bracket
+
+    cfg = SFTConfig(demos=4, noise=0.3, skill_fraction=0.5, seed=5, env_kwargs={"search": "bm25"})
+    plain = generate_demos("agentgym/WebShop-v0", cfg)
+    spaced = generate_demos("agentgym/WebShop-v0", cfg.with_(bracket_space=True))
+    env = make("agentgym/WebShop-v0", search="bm25").unwrapped
+    for a, b in zip(plain, spaced, strict=True):
+        acts = [s.action for s in a.trajectory.steps]
+        assert [s.action for s in b.trajectory.steps] == [space_bracket(x) for x in acts]
+        assert all("[ " in x for x in [s.action for s in b.trajectory.steps] if "[" in x)
+        env.reset(seed=0, options={"task": b.trajectory.task})
+        for sa, sb in zip(a.trajectory.steps, b.trajectory.steps, strict=True):
+            _, reward, *_rest, info = env.step(sb.action)
+            assert (reward, info["action_valid"]) == (sa.reward, sa.action_valid)
+    env.close()
+    assert space_bracket("click[black]") == "click[ black]" == space_bracket("click[ black]")
+    assert space_bracket("go to fridge 1") == "go to fridge 1" and space_bracket("search[]") == "search[]"
+    tok = AutoTokenizer.from_pretrained(ROOT / "agentgym" / "models" / "shipped" / "webshop-v0-e63415719afd")
+    word = tok(" black", add_special_tokens=False)["input_ids"]
+    assert len(word) == 1 and word[0] in tok("click[ black]", add_special_tokens=False)["input_ids"]
+    assert word[0] not in tok("click[black]", add_special_tokens=False)["input_ids"]
+
+
 def test_a_recipe_without_thoughts_keeps_its_cache_key():
     """Fields added to SFTConfig later are keyed only when set: shipped folders keep their names."""
     base = DefaultModelConfig("agentgym/WebShop-v0", stages=(SFTConfig(seed=1),))
@@ -498,6 +529,9 @@ def test_a_recipe_without_thoughts_keeps_its_cache_key():
     assert "decisive_demos" not in base.to_dict()["sft"]
     more = dataclasses.replace(base, stages=(SFTConfig(seed=1, decisive_demos=10),))
     assert more.to_dict()["stages"][0]["decisive_demos"] == 10 and more.key() != base.key()
+    assert "bracket_space" not in base.to_dict()["sft"]
+    spaced = dataclasses.replace(base, stages=(SFTConfig(seed=1, bracket_space=True),))
+    assert spaced.to_dict()["stages"][0]["bracket_space"] is True and spaced.key() != base.key()
 
 
 def test_expert_action_is_a_plain_str_that_carries_a_thought():

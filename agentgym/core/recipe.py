@@ -25,7 +25,7 @@ class ModelSize:
 
 
 #: SFTConfig fields added after recipes were first cached, with the value that leaves a recipe as it was
-_LATER_FIELDS: dict[str, Any] = {"think": False, "decisive_demos": 0}
+_LATER_FIELDS: dict[str, Any] = {"think": False, "decisive_demos": 0, "bracket_space": False}
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,11 @@ class SFTConfig:
     #: are trained: those the expert explains with a thought (WebShop: the option clicks). More examples
     #: of the step that reading c+ changes, each in its full page context, without more of the rest.
     decisive_demos: int = 0
+    #: write the demos' bracketed actions as `click[ black]` (a space after the bracket; the envs read
+    #: both alike). The Qwen2 pre-tokenizer glues a bracket to the next word, so `click[black]` holds a
+    #: token `[black` that no page or instruction contains, while ` black` is the page's own token: with
+    #: the space, an action's argument can be copied from the context instead of learned pair by pair.
+    bracket_space: bool = False
     bf16: bool = True
     seed: int = 0
     max_prompt_tokens: int = 1024

@@ -24,6 +24,7 @@ AdamW with linear warmup and cosine decay, bf16 autocast on CPU (2-4x faster her
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,10 +73,19 @@ class Demo:
     decisive_only: bool = False
 
 
+_BRACKETED = re.compile(r"^(\w+)\[(?=[^\s\]])")
+
+
+def space_bracket(action: str) -> str:
+    """`click[black]` -> `click[ black]` (SFTConfig.bracket_space); other actions unchanged."""
+    return _BRACKETED.sub(r"\1[ ", action, count=1)
+
+
 def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], None] | None = None) -> list[Demo]:
     """Play `cfg.demos` noisy expert episodes over the env's train panel (seeded task order); a
     `skill_fraction` of them carry the skill block and are played with `noise * skill_noise_scale`.
-    Then `cfg.decisive_demos` more, marked `decisive_only`."""
+    Then `cfg.decisive_demos` more, marked `decisive_only`. With `cfg.bracket_space` the recorded actions
+    are rewritten after each episode (the env has already read them as played)."""
     kwargs = dict(cfg.env_kwargs)
     if cfg.split:
         kwargs["split"] = cfg.split
@@ -98,6 +108,9 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
             noise = cfg.noise * (cfg.skill_noise_scale if prefix else 1.0)
             traj = _episode(env, task, noise=noise, rng=rng, env_id=env_id, seed=cfg.seed + i,
                             skills=skills if prefix else None)
+            if cfg.bracket_space:
+                for step in traj.steps:
+                    step.action = space_bracket(step.action)
             demos.append(Demo(traj, prefix, decisive_only=i >= cfg.demos))
             if progress is not None:
                 progress(1)
