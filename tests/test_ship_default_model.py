@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,6 +62,15 @@ def test_a_recipe_that_gains_a_stage_ships_from_the_old_build_and_one_more_folde
     errors = tool.check_stages(replace(three, stages=(two.stages[0], first.with_(seed=2, lr=1e-4))),
                                [tmp_path / "old", tmp_path / "s3"])
     assert errors == ["stage 3 (%s) sft.lr: recipe 0.0001, folder 0.0005" % (tmp_path / "s3")]
+    moved = tmp_path / "s3-elsewhere"  # the same stage, but continuing another folder, or none recorded
+    shutil.copytree(tmp_path / "s3", moved)
+    info = json.loads((moved / "agentgym.json").read_text())
+    (moved / "agentgym.json").write_text(json.dumps({**info, "init": str(tmp_path / "whole")}))
+    assert "continued" in tool.check_stages(three, [tmp_path / "old", moved])[-1]
+    (moved / "agentgym.json").write_text(json.dumps({k: v for k, v in info.items() if k != "init"}))
+    assert "records no --init" in tool.check_stages(three, [tmp_path / "old", moved])[-1]
+    assert "not a model folder" in tool.check_stages(three, [tmp_path / "old", tmp_path / "nowhere"])[0]
+    assert "not a model folder" in tool.check_stages(three, [tmp_path / "nowhere"])[0]
     monkeypatch.setattr(tool, "SHIPPED_DIR", tmp_path / "shipped")
     dest = tool.ship(three, [tmp_path / "old", tmp_path / "s3"])
     info = json.loads((dest / "agentgym.json").read_text())

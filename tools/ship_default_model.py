@@ -3,8 +3,8 @@
 A default recipe has stages (`DefaultModelConfig.sft` then `.stages`). This takes the folders those
 stages wrote, in order, and ships the last one only after checking that every folder was made by the
 matching stage of the *current* recipe: the first by the default-model builder with the recipe's size,
-vocabulary and first SFT stage, each next one by `agentgym sft --init <previous>` with the recipe's
-continuation stage. Anything else (another learning rate, seed, demo count, a different size) is
+vocabulary and first SFT stage (or its first k stages, as when a recipe gains a stage), each next one
+by `agentgym sft --init <previous>` with the recipe's next stage. Anything else (another learning rate, seed, demo count, a different size) is
 refused with the field that differs. The shipped `agentgym.json` records the whole recipe, every
 stage's metrics and where the folders came from.
 
@@ -49,6 +49,8 @@ def check_stages(cfg, folders: list[Path]) -> list[str]:
     stages = cfg.all_stages
     if not folders:
         return ["no folder given"]
+    if not (folders[0] / "agentgym.json").is_file():
+        return [f"{folders[0]} is not a model folder (no agentgym.json)"]
     got = json.loads((folders[0] / "agentgym.json").read_text()).get("config") or {}
     held = 1 + len(got.get("stages") or [])
     if held > 1:  # a folder that the builder made from the recipe's first `held` stages
@@ -58,6 +60,9 @@ def check_stages(cfg, folders: list[Path]) -> list[str]:
             return [f"{folders[0]} was built from another recipe (differs in: {', '.join(diff) or 'everything'})"]
     if held + len(folders) - 1 != len(stages):
         return [f"the recipe has {len(stages)} stage(s), the folders hold {held + len(folders) - 1}"]
+    missing = [str(f) for f in folders if not (f / "agentgym.json").is_file() or not (f / "config.json").is_file()]
+    if missing:
+        return [f"not a model folder (no agentgym.json or config.json): {', '.join(missing)}"]
     errors = []
     for i, (st, folder) in enumerate(zip(stages[held - 1:], folders, strict=True), start=held - 1):
         if i == held - 1 and held > 1:
@@ -69,7 +74,9 @@ def check_stages(cfg, folders: list[Path]) -> list[str]:
             errors += _diff({"vocab_size": cfg.vocab_size, "tokenizer_demos": cfg.tokenizer_demos}, got,
                             f"stage 1 ({folder})")
             errors += _diff(asdict(cfg.size), got.get("size", {}), f"stage 1 ({folder}) size")
-        if i > 0 and info.get("init") and Path(info["init"]).resolve() != folders[i - held].resolve():
+        if i > 0 and not info.get("init"):
+            errors.append(f"stage {i + 1} ({folder}) records no --init folder: not a continuation")
+        elif i > 0 and Path(info["init"]).resolve() != folders[i - held].resolve():
             errors.append(f"stage {i + 1} ({folder}) continued {info['init']}, not {folders[i - held]}")
         arch = json.loads((folder / "config.json").read_text())
         for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
@@ -102,7 +109,7 @@ def ship(cfg, folders: list[Path]) -> Path:
     stages = []
     for i, folder in enumerate(folders):
         m = json.loads((folder / "agentgym.json").read_text()).get("metrics", {})
-        if i == 0 and len(m.get("stages") or []) > 1:  # a builder run of several stages records them itself
+        if i == 0 and m.get("stages"):  # a builder run records its stages (one or more) itself
             stages = [{**st, "folder": str(folder)} for st in m["stages"]]
             continue
         stages.append({"stage": len(stages) + 1, "folder": str(folder), "threads": m.get("threads"),
@@ -112,7 +119,7 @@ def ship(cfg, folders: list[Path]) -> Path:
     meta = {"stage": "sft", "env_id": cfg.env_id, "config": cfg.to_dict(), "builder": first_info.get("builder", "1"),
             "metrics": {"parameters": first.get("parameters"), "vocab_size": first.get("vocab_size"),
                         "total_seconds": sum(s["seconds"] or 0 for s in stages), "stages": stages},
-            "shipped": {"dtype": "bfloat16", "from": "one stage folder per recipe stage, checked by "
+            "shipped": {"dtype": "bfloat16", "from": "the stage folders listed, checked by "
                         "tools/ship_default_model.py", "key": model_key(cfg)}}
     (tmp / "agentgym.json").write_text(json.dumps(meta, indent=2) + "\n")
     for old in SHIPPED_DIR.glob(f"{_slug(cfg.env_id)}-*"):  # one shipped build per env id

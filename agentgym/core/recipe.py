@@ -66,6 +66,7 @@ class SFTConfig:
     #: extra expert episodes (after `demos`, same skill mix and noise) of which only the decisive steps
     #: are trained: those the expert explains with a thought (WebShop: the option clicks). More examples
     #: of the step that reading c+ changes, each in its full page context, without more of the rest.
+    #: An env whose expert gives no thoughts (only WebShop's does) gets no examples from them.
     decisive_demos: int = 0
     #: write the demos' bracketed actions as `click[ black]` (a space after the bracket; the envs read
     #: both alike). The Qwen2 pre-tokenizer glues a bracket to the next word, so `click[black]` holds a

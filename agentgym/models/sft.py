@@ -178,7 +178,8 @@ def demo_stats(demos: list[Demo], examples: list[SFTExample]) -> dict[str, Any]:
 
 def demo_examples(env_id: str, tokenizer: Any, cfg: SFTConfig, *,
                   progress: Callable[[int], None] | None = None) -> tuple[list[SFTExample], dict[str, Any]]:
-    """Generate and render `cfg.demos` noisy expert episodes. Returns (examples, stats)."""
+    """Generate and render the noisy expert episodes (`cfg.demos`, then `cfg.decisive_demos`). Returns
+    (examples, stats)."""
     demos = generate_demos(env_id, cfg, progress=progress)
     examples = render_examples(family_of(env_id), demos, tokenizer, cfg.max_prompt_tokens, think=cfg.think)
     return examples, demo_stats(demos, examples)
