@@ -7,6 +7,7 @@ from fakes.tools import load_tool
 from agentgym.core.demos import expert_episode
 from agentgym.core.trajectory import write_jsonl
 from agentgym.envs.webshop.env import WebShopEnv
+from agentgym.models.sft import space_bracket
 from agentgym.skills import SkillLibrary
 
 tool = load_tool("webshop_option_errors")
@@ -28,6 +29,11 @@ def test_expert_rollouts_lose_exactly_the_convention_goals_without_skills(tmp_pa
     assert s["all"]["won"] == 40 and s["all"]["goal_ok"] == s["all"]["product_ok"] == 40
     assert p["convention"]["goal_ok"] == 0
     assert p["literal"]["options_ok"] == p["literal"]["goal_ok"] == p["literal"]["episodes"]
+    for t in skilled:  # a policy that spaces its arguments (SFTConfig.bracket_space) is read alike
+        for step in t.steps:
+            step.action = space_bracket(step.action).upper()
+    write_jsonl(skilled, tmp_path / "spaced.jsonl")
+    assert tool.tally(tmp_path / "spaced.jsonl", env) == s
 
 
 def test_teacher_forced_spans_cover_the_thought_and_the_label():

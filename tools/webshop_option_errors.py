@@ -23,11 +23,18 @@ from rich.console import Console
 from rich.table import Table
 
 from agentgym.core.trajectory import read_jsonl
+from agentgym.envs.webshop.engine import parse_action
 from agentgym.envs.webshop.env import WebShopEnv
 from agentgym.envs.webshop.expert import choose_options, has_phrase
 from agentgym.envs.webshop.reward import goal_option_values
 
 _ASIN = re.compile(r"^click\[(b0[0-9a-z]{8})\]$")
+
+
+def _canonical(action: str) -> str:
+    """`click[ Black ]` -> `click[black]`: the action as the env reads it (policies may space the argument)."""
+    name, arg = parse_action(action)
+    return f"{name}[{arg}]" if name else action.lower()
 
 
 def tally(path: Path, env: WebShopEnv) -> dict[str, Counter]:
@@ -36,7 +43,7 @@ def tally(path: Path, env: WebShopEnv) -> dict[str, Counter]:
         goal = traj.task.get("data", {})
         instruction = str(goal.get("instruction_text", traj.task.get("instruction", "")))
         values = [v.lower() for v in goal_option_values(goal)]
-        actions = [s.action.lower() for s in traj.steps]
+        actions = [_canonical(s.action) for s in traj.steps]
         opened_at = [i for i, a in enumerate(actions) if _ASIN.match(a)]
         opened = [actions[i][6:-1] for i in opened_at]
         # the labels clicked on the last product opened (clicks on earlier products do not count)
