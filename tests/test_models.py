@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -496,17 +497,18 @@ def test_bracket_space_writes_actions_whose_argument_is_the_pages_token():
     for the argument (` black`), which `click[black]` does not."""
     from transformers import AutoTokenizer
 
-    from agentgym.core.registry import make
+    from agentgym.core.registry import make, template
     from agentgym.models.sft import generate_demos, space_bracket
 
+    ids = template("webshop").atomic
     cfg = SFTConfig(demos=4, noise=0.3, skill_fraction=0.5, seed=5, env_kwargs={"search": "bm25"})
     plain = generate_demos("agentgym/WebShop-v0", cfg)
     spaced = generate_demos("agentgym/WebShop-v0", cfg.with_(bracket_space=True))
     env = make("agentgym/WebShop-v0", search="bm25").unwrapped
     for a, b in zip(plain, spaced, strict=True):
         acts = [s.action for s in a.trajectory.steps]
-        assert [s.action for s in b.trajectory.steps] == [space_bracket(x) for x in acts]
-        assert all("[ " in x for x in [s.action for s in b.trajectory.steps] if "[" in x)
+        assert [s.action for s in b.trajectory.steps] == [space_bracket(x, ids) for x in acts]
+        assert all(("[ " in x) != bool(re.search(ids, x)) for x in [s.action for s in b.trajectory.steps] if "[" in x)
         env.reset(seed=0, options={"task": b.trajectory.task})
         for sa, sb in zip(a.trajectory.steps, b.trajectory.steps, strict=True):
             _, reward, *_rest, info = env.step(sb.action)
@@ -514,6 +516,8 @@ def test_bracket_space_writes_actions_whose_argument_is_the_pages_token():
     env.close()
     assert space_bracket("click[black]") == "click[ black]" == space_bracket("click[ black]")
     assert space_bracket("go to fridge 1") == "go to fridge 1" and space_bracket("search[]") == "search[]"
+    assert space_bracket("click[b000325dga]", ids) == "click[b000325dga]"  # an atomic id keeps its one token
+    assert space_bracket("click[b000325dga]") == "click[ b000325dga]"
     tok = AutoTokenizer.from_pretrained(ROOT / "agentgym" / "models" / "shipped" / "webshop-v0-e63415719afd")
     word = tok(" black", add_special_tokens=False)["input_ids"]
     assert len(word) == 1 and word[0] in tok("click[ black]", add_special_tokens=False)["input_ids"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fakes.tools import load_tool
 
 from agentgym.core.demos import expert_episode
+from agentgym.core.registry import template
 from agentgym.core.trajectory import write_jsonl
 from agentgym.envs.webshop.env import WebShopEnv
 from agentgym.models.sft import space_bracket
@@ -31,7 +32,7 @@ def test_expert_rollouts_lose_exactly_the_convention_goals_without_skills(tmp_pa
     assert p["literal"]["options_ok"] == p["literal"]["goal_ok"] == p["literal"]["episodes"]
     for t in skilled:  # a policy that spaces its arguments (SFTConfig.bracket_space) is read alike
         for step in t.steps:
-            step.action = space_bracket(step.action).upper()
+            step.action = space_bracket(step.action, template("webshop").atomic).upper()
     write_jsonl(skilled, tmp_path / "spaced.jsonl")
     assert tool.tally(tmp_path / "spaced.jsonl", env) == s
 

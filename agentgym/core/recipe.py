@@ -72,6 +72,7 @@ class SFTConfig:
     #: both alike). The Qwen2 pre-tokenizer glues a bracket to the next word, so `click[black]` holds a
     #: token `[black` that no page or instruction contains, while ` black` is the page's own token: with
     #: the space, an action's argument can be copied from the context instead of learned pair by pair.
+    #: Arguments the template marks atomic (WebShop's product ids, one token each) are left unspaced.
     bracket_space: bool = False
     bf16: bool = True
     seed: int = 0

@@ -35,7 +35,7 @@ import torch
 
 from agentgym.core.demos import expert_episode
 from agentgym.core.recipe import SFTConfig
-from agentgym.core.registry import make
+from agentgym.core.registry import make, template
 from agentgym.models.load import body_and_head
 from agentgym.models.scoring import response_logprobs
 from agentgym.rollout.parser import parse_response
@@ -73,12 +73,17 @@ class Demo:
     decisive_only: bool = False
 
 
-_BRACKETED = re.compile(r"^(\w+)\[(?=[^\s\]])")
+_BRACKETED = re.compile(r"^(\w+)\[(?=[^\s\]])([^\]]*)\]")
 
 
-def space_bracket(action: str) -> str:
-    """`click[black]` -> `click[ black]` (SFTConfig.bracket_space); other actions unchanged."""
-    return _BRACKETED.sub(r"\1[ ", action, count=1)
+def space_bracket(action: str, atomic: str | None = None) -> str:
+    """`click[black]` -> `click[ black]` (SFTConfig.bracket_space); other actions unchanged, and so is an
+    argument the family's template marks atomic (WebShop's product ids: one token of their own, which a
+    space in front would split off as a lone, ambiguous space token)."""
+    m = _BRACKETED.match(action)
+    if m is None or (atomic and re.fullmatch(atomic, m.group(2))):
+        return action
+    return f"{m.group(1)}[ {action[m.end(1) + 1:]}"
 
 
 def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], None] | None = None) -> list[Demo]:
@@ -93,6 +98,7 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
     store = _skill_store(env_id, cfg.seed) if cfg.skill_fraction > 0 else None
     wrong = _skill_store(env_id, cfg.seed, "random") if cfg.skill_fraction > 0 and cfg.skill_mismatch > 0 else None
     rng = np.random.default_rng(cfg.seed)
+    atomic = template(family_of(env_id)).atomic
     panel = env.panel()
     order = rng.permutation(len(panel))
     demos: list[Demo] = []
@@ -110,7 +116,7 @@ def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], Non
                             skills=skills if prefix else None)
             if cfg.bracket_space:
                 for step in traj.steps:
-                    step.action = space_bracket(step.action)
+                    step.action = space_bracket(step.action, atomic)
             demos.append(Demo(traj, prefix, decisive_only=i >= cfg.demos))
             if progress is not None:
                 progress(1)
