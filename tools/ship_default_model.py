@@ -5,8 +5,8 @@ stages wrote, in order, and ships the last one only after checking that every fo
 matching stage of the *current* recipe: the first by the default-model builder with the recipe's size,
 vocabulary and first SFT stage (or its first k stages, as when a recipe gains a stage), each next one
 by `agentgym sft --init <previous>` with the recipe's next stage. Anything else (another learning
-rate, seed, demo count, a different size) is refused with the field that differs. The shipped `agentgym.json` records the whole recipe, every
-stage's metrics and where the folders came from.
+rate, seed, demo count, a different size) is refused with the field that differs. The shipped
+`agentgym.json` records the whole recipe, every stage's metrics and where the folders came from.
 
     python tools/ship_default_model.py --env alfworld --env-opt difficulty=small A1 A2 A3 A4
     python tools/ship_default_model.py --env webshop W1 W2 --check-only
