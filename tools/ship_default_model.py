@@ -49,8 +49,9 @@ def check_stages(cfg, folders: list[Path]) -> list[str]:
     stages = cfg.all_stages
     if not folders:
         return ["no folder given"]
-    if not (folders[0] / "agentgym.json").is_file():
-        return [f"{folders[0]} is not a model folder (no agentgym.json)"]
+    missing = [str(f) for f in folders if not (f / "agentgym.json").is_file() or not (f / "config.json").is_file()]
+    if missing:
+        return [f"not a model folder (no agentgym.json or config.json): {', '.join(missing)}"]
     got = json.loads((folders[0] / "agentgym.json").read_text()).get("config") or {}
     held = 1 + len(got.get("stages") or [])
     if held > 1:  # a folder that the builder made from the recipe's first `held` stages
@@ -60,9 +61,6 @@ def check_stages(cfg, folders: list[Path]) -> list[str]:
             return [f"{folders[0]} was built from another recipe (differs in: {', '.join(diff) or 'everything'})"]
     if held + len(folders) - 1 != len(stages):
         return [f"the recipe has {len(stages)} stage(s), the folders hold {held + len(folders) - 1}"]
-    missing = [str(f) for f in folders if not (f / "agentgym.json").is_file() or not (f / "config.json").is_file()]
-    if missing:
-        return [f"not a model folder (no agentgym.json or config.json): {', '.join(missing)}"]
     errors = []
     for i, (st, folder) in enumerate(zip(stages[held - 1:], folders, strict=True), start=held - 1):
         if i == held - 1 and held > 1:
