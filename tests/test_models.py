@@ -433,12 +433,13 @@ def test_cli_sft_runs_one_stage_and_build_model_runs_the_recipe(tmp_path, monkey
     assert e.value.code == 0
     with pytest.raises(SystemExit) as e:
         main(["sft", "--env", env_id, "--init", str(init), "--out", str(tmp_path / "one"), "--threads", "1", "--think",
-              "--decisive-demos", "3", "--bracket-space"])
+              "--decisive-demos", "3", "--bracket-space", "--decisive-ids"])
     assert e.value.code == 0
     info = default.model_info(tmp_path / "one")
     assert "stages" not in info["config"] and len(info["metrics"]["stages"]) == 1
     assert info["config"]["sft"]["think"] is True  # recorded (and keyed) only when set
     assert info["config"]["sft"]["decisive_demos"] == 3 and info["config"]["sft"]["bracket_space"] is True
+    assert info["config"]["sft"]["decisive_ids"] is True
     assert info["metrics"]["stages"][0]["demos"]["decisive_episodes"] == 3
     assert info["init"] == str(init.resolve())
     with pytest.raises(SystemExit) as e:
@@ -489,6 +490,31 @@ def test_decisive_demos_add_only_the_steps_the_expert_explains(tiny_dir):
         assert "[SEP]" in tok.decode(e.prompt_ids)  # the page the click is made on
     assert len(render_examples("webshop", more, tok, think=True)) == len(main) + len(extra)
     assert demo_stats(more, main + extra)["decisive_episodes"] == 8
+
+
+def test_decisive_ids_add_the_product_clicks_to_the_decisive_steps(tiny_dir):
+    """`SFTConfig.decisive_ids`: a decisive demo also trains its clicks on a product id (the results-page
+    step), spaced or not; without it those steps are left out, and the main demos are rendered alike."""
+    from agentgym.models.sft import generate_demos, render_examples, space_bracket
+
+    _, tok = load_policy(tiny_dir)
+    cfg = SFTConfig(demos=2, decisive_demos=6, noise=0.0, skill_fraction=0.5, seed=4, think=True,
+                    env_kwargs={"search": "bm25"})
+    demos = generate_demos("agentgym/WebShop-v0", cfg)
+    extra = demos[2:]
+    ids = [s for d in extra for s in d.trajectory.steps if not s.think and re.fullmatch(r"click\[b0[0-9a-z]{8}\]", s.action)]
+    assert ids  # every expert episode opens a product from a results page
+    off = render_examples("webshop", extra, tok, think=True)
+    on = render_examples("webshop", extra, tok, think=True, decisive_ids=True)
+    assert len(on) == len(off) + len(ids)
+    clicks = [tok.decode(e.response_ids) for e in on if "<think></think>" in tok.decode(e.response_ids)]
+    assert sorted(clicks) == sorted(f"<think></think><action>{s.action}</action>" for s in ids)
+    assert len(render_examples("webshop", demos[:2], tok, think=True, decisive_ids=True)) == \
+        len(render_examples("webshop", demos[:2], tok, think=True))
+    for d in extra:  # spaced actions (SFTConfig.bracket_space) keep ids unspaced and are still found
+        for s in d.trajectory.steps:
+            s.action = space_bracket(s.action, r"\bb0[0-9a-z]{8}\b")
+    assert len(render_examples("webshop", extra, tok, think=True, decisive_ids=True)) == len(on)
 
 
 def test_bracket_space_writes_actions_whose_argument_is_the_pages_token():

@@ -90,6 +90,8 @@ def sft(
                                "WebShop's experts explain their option clicks)"),
     decisive_demos: int = typer.Option(None, min=0, help="extra expert episodes of which only the steps the "
                                        "expert explains are trained (default 0)"),
+    decisive_ids: bool = typer.Option(None, help="count clicks on a product id (an atomic argument) among the "
+                                      "decisive steps too (default off)"),
     bracket_space: bool = typer.Option(None, help="write the demos' actions as click[ x] so that the argument "
                                        "is tokenized as the page writes it (default off)"),
     threads: int = typer.Option(2, min=1, help="torch threads"),
@@ -113,7 +115,8 @@ def sft(
     cfg = single_stage(default_config(env_id, demos=demos, noise=noise, skill_fraction=skill_fraction, epochs=epochs,
                                       batch_size=batch_size, lr=lr, bf16=bf16, seed=seed,
                                       copy_warmup_steps=copy_warmup_steps, think=think,
-                                      decisive_demos=decisive_demos, bracket_space=bracket_space))
+                                      decisive_demos=decisive_demos, bracket_space=bracket_space,
+                                      decisive_ids=decisive_ids))
     if env_opt:
         cfg = replace(cfg, sft=replace(cfg.sft, env_kwargs={**cfg.sft.env_kwargs, **env_kwargs}))
     metrics = build_default_model(cfg, out, log=lambda m: console.print(m, markup=False), progress=True,

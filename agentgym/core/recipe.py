@@ -25,7 +25,7 @@ class ModelSize:
 
 
 #: SFTConfig fields added after recipes were first cached, with the value that leaves a recipe as it was
-_LATER_FIELDS: dict[str, Any] = {"think": False, "decisive_demos": 0, "bracket_space": False}
+_LATER_FIELDS: dict[str, Any] = {"think": False, "decisive_demos": 0, "bracket_space": False, "decisive_ids": False}
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,9 @@ class SFTConfig:
     #: of the step that reading c+ changes, each in its full page context, without more of the rest.
     #: An env whose expert gives no thoughts (only WebShop's does) gets no examples from them.
     decisive_demos: int = 0
+    #: count the clicks on an argument the template marks atomic (WebShop's product ids on a results
+    #: page) among the decisive steps too: which product to open is the other step a thin policy gets wrong
+    decisive_ids: bool = False
     #: write the demos' bracketed actions as `click[ black]` (a space after the bracket; the envs read
     #: both alike). The Qwen2 pre-tokenizer glues a bracket to the next word, so `click[black]` holds a
     #: token `[black` that no page or instruction contains, while ` black` is the page's own token: with

@@ -144,16 +144,24 @@ def demo_texts(family: str, demos: list[Demo], think: bool = False) -> list[str]
     return out
 
 
+def _atomic_click(action: str, atomic: str) -> bool:
+    """Whether the action's bracketed argument is one atomic token (`click[b000akg758]`)."""
+    m = re.fullmatch(r"\w+\[\s*(.*?)\s*\]", action.strip())
+    return bool(m and re.fullmatch(atomic, m.group(1)))
+
+
 def render_examples(family: str, demos: list[Demo], tokenizer: Any, max_prompt_tokens: int = 1024,
-                    think: bool = False) -> list[SFTExample]:
+                    think: bool = False, decisive_ids: bool = False) -> list[SFTExample]:
     """Each demo step as (prompt ids, response ids), exactly as a rollout turn would be encoded. With
     `think`, a step's recorded expert thought fills its `<think>` block (SFTConfig.think); of a
-    `decisive_only` demo, only the steps with a thought are rendered."""
+    `decisive_only` demo, only the steps with a thought are rendered (with `decisive_ids`, also the clicks
+    on one of the template's atomic arguments, SFTConfig.decisive_ids)."""
+    atomic = template(family).atomic if decisive_ids else None
     examples: list[SFTExample] = []
     for d in demos:
         t = d.trajectory
         for text, step in trajectory_turns(family, t):
-            if d.decisive_only and not step.think:
+            if d.decisive_only and not step.think and not (atomic and _atomic_click(step.action, atomic)):
                 continue
             p = encode_prompt(tokenizer, text, privileged=d.prefix)
             resp = _response(family, step, think)
@@ -187,7 +195,8 @@ def demo_examples(env_id: str, tokenizer: Any, cfg: SFTConfig, *,
     """Generate and render the noisy expert episodes (`cfg.demos`, then `cfg.decisive_demos`). Returns
     (examples, stats)."""
     demos = generate_demos(env_id, cfg, progress=progress)
-    examples = render_examples(family_of(env_id), demos, tokenizer, cfg.max_prompt_tokens, think=cfg.think)
+    examples = render_examples(family_of(env_id), demos, tokenizer, cfg.max_prompt_tokens, think=cfg.think,
+                               decisive_ids=cfg.decisive_ids)
     return examples, demo_stats(demos, examples)
 
 
