@@ -576,20 +576,23 @@ def test_expert_action_is_a_plain_str_that_carries_a_thought():
 
 
 def test_a_stage_with_think_renders_its_demos_with_thoughts(tmp_path, monkeypatch):
-    """The builder passes each stage's `think` to rendering (and the first stage's to the tokenizer corpus)."""
+    """The builder passes each stage's `think` and `decisive_ids` to rendering (and the first stage's
+    `think` to the tokenizer corpus)."""
     from agentgym.models import default
 
     env_id = register_toy()
     first = SFTConfig(demos=6, epochs=1, batch_size=16, bf16=False)
     cfg = DefaultModelConfig(env_id, vocab_size=400, tokenizer_demos=6, size=TINY, sft=first,
-                             stages=(first.with_(seed=1, think=True),))
+                             stages=(first.with_(seed=1, think=True, decisive_ids=True),))
     seen: list[tuple[str, bool]] = []
     real_render, real_texts = default.render_examples, default.demo_texts
     monkeypatch.setattr(default, "render_examples",
-                        lambda *a, think=False, **k: seen.append(("render", think)) or real_render(*a, think=think, **k))
+                        lambda *a, think=False, **k: seen.append(("render", think))
+                        or seen.append(("ids", k.get("decisive_ids", False))) or real_render(*a, think=think, **k))
     monkeypatch.setattr(default, "demo_texts",
                         lambda *a, think=False, **k: seen.append(("texts", think)) or real_texts(*a, think=think, **k))
     default.build_default_model(cfg, tmp_path / "m", progress=False)
     assert ("texts", False) in seen and ("texts", True) not in seen  # stage 1 trains the tokenizer, without
     assert [t for kind, t in seen if kind == "render"] == [False, True]
+    assert [t for kind, t in seen if kind == "ids"] == [False, True]
     assert default.model_info(tmp_path / "m")["config"]["stages"][0]["think"] is True

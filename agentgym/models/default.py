@@ -152,7 +152,8 @@ def build_default_model(cfg: DefaultModelConfig, out_dir: str | Path, *, log: Ca
                 t_init = time.perf_counter() - t1
             elif model is None:
                 model, tok = load_policy(init_dir, dtype=torch.float32)
-            examples = render_examples(family, demos, tok, st.max_prompt_tokens, think=st.think)
+            examples = render_examples(family, demos, tok, st.max_prompt_tokens, think=st.think,
+                                       decisive_ids=st.decisive_ids)
             dstats = demo_stats(demos, examples)
             n_params = sum(p.numel() for p in model.parameters())
             say(f"{name}sft: {dstats['examples']} examples, prompts {dstats['prompt_tokens_mean']:.0f} tokens on "
