@@ -22,11 +22,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from agentgym.core.registry import template
 from agentgym.core.trajectory import read_jsonl
+from agentgym.envs.webshop.engine import parse_action
 from agentgym.models.load import load_policy
 from agentgym.rollout.prompts import encode_prompt, trajectory_turns
 
-_ASIN = re.compile(r"\bb0[0-9a-z]{8}\b")
 _PREFIX = "<think></think><action>click["
 
 
@@ -41,13 +42,15 @@ class Page(NamedTuple):
 
 def first_results_pages(path: Path) -> list[Page]:
     """Each episode's first results page: its user text and c+ as the rollout prompted them."""
+    atomic = template("webshop").atomic  # the product ids
     pages: list[Page] = []
     for traj in read_jsonl(path):
         prefix = (traj.meta or {}).get("prefix")
         for text, step in trajectory_turns("webshop", traj):
             if "Total results" not in step.observation[:400]:
                 continue
-            listed = sorted({a[6:-1] for a in step.admissible_actions or [] if _ASIN.fullmatch(a[6:-1])})
+            clicks = (parse_action(a) for a in step.admissible_actions or [])
+            listed = sorted({arg for name, arg in clicks if name == "click" and re.fullmatch(atomic, arg)})
             pages.append(Page(text, prefix, listed, bool(step.action_valid)))
             break
     return pages

@@ -81,9 +81,15 @@ def space_bracket(action: str, atomic: str | None = None) -> str:
     argument the family's template marks atomic (WebShop's product ids: one token of their own, which a
     space in front would split off as a lone, ambiguous space token)."""
     m = _BRACKETED.match(action)
-    if m is None or (atomic and re.fullmatch(atomic, m.group(2))):
+    if m is None or _atomic_argument(action, atomic):
         return action
     return f"{m.group(1)}[ {action[m.end(1) + 1:]}"
+
+
+def _atomic_argument(action: str, atomic: str | None) -> bool:
+    """Whether the action's bracketed argument is one the template marks atomic (`click[b000akg758]`)."""
+    m = _BRACKETED.match(action)
+    return bool(m and atomic and re.fullmatch(atomic, m.group(2)))
 
 
 def generate_demos(env_id: str, cfg: SFTConfig, *, progress: Callable[[int], None] | None = None) -> list[Demo]:
@@ -144,12 +150,6 @@ def demo_texts(family: str, demos: list[Demo], think: bool = False) -> list[str]
     return out
 
 
-def _atomic_click(action: str, atomic: str) -> bool:
-    """Whether the action's bracketed argument is one atomic token (`click[b000akg758]`)."""
-    m = re.fullmatch(r"\w+\[\s*(.*?)\s*\]", action.strip())
-    return bool(m and re.fullmatch(atomic, m.group(1)))
-
-
 def render_examples(family: str, demos: list[Demo], tokenizer: Any, max_prompt_tokens: int = 1024,
                     think: bool = False, decisive_ids: bool = False) -> list[SFTExample]:
     """Each demo step as (prompt ids, response ids), exactly as a rollout turn would be encoded. With
@@ -161,7 +161,7 @@ def render_examples(family: str, demos: list[Demo], tokenizer: Any, max_prompt_t
     for d in demos:
         t = d.trajectory
         for text, step in trajectory_turns(family, t):
-            if d.decisive_only and not step.think and not (atomic and _atomic_click(step.action, atomic)):
+            if d.decisive_only and not step.think and not _atomic_argument(step.action, atomic):
                 continue
             p = encode_prompt(tokenizer, text, privileged=d.prefix)
             resp = _response(family, step, think)
